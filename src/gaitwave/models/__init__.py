@@ -1,0 +1,59 @@
+"""Gait models: backbones, shared layers, heads, and `GaitModel` composing a backbone and a head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gaitwave.models.backbones import GaitBase
+from gaitwave.models.heads import (
+    BNNeck,
+    GaitHead,
+    GeMHorizontalPooling,
+    HorizontalPooling,
+    PartFC,
+    temporal_max,
+)
+from gaitwave.models.layers import BasicBlock2d, FrameWise
+
+
+class GaitModel(nn.Module):
+    """A backbone followed by a head: `forward(frames [N, T, H, W], lengths [N] | None) -> dict`.
+
+    The dict is the head's (`embeddings [N, D, P]`, `bn_embeddings [N, D, P]`,
+    `logits [N, K, P]`); `lengths` (valid frames per sequence) are mapped through
+    `backbone.out_lengths` before the head's temporal pooling.
+    """
+
+    def __init__(self, backbone: nn.Module, head: GaitHead) -> None:
+        super().__init__()
+        if backbone.out_channels != head.in_channels:
+            raise ValueError(
+                f"GaitModel: the backbone gives {backbone.out_channels} channels but the head "
+                f"expects in_channels={head.in_channels}; set the head's in_channels to "
+                f"{backbone.out_channels}"
+            )
+        self.backbone = backbone
+        self.head = head
+
+    def forward(
+        self, frames: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        feature_maps = self.backbone(frames)
+        if lengths is not None:
+            lengths = self.backbone.out_lengths(lengths)
+        return self.head(feature_maps, lengths)
+
+
+__all__ = [
+    "BNNeck",
+    "BasicBlock2d",
+    "FrameWise",
+    "GaitBase",
+    "GaitHead",
+    "GaitModel",
+    "GeMHorizontalPooling",
+    "HorizontalPooling",
+    "PartFC",
+    "temporal_max",
+]
