@@ -1,0 +1,5 @@
+"""Lightning callbacks."""
+
+from gaitwave.callbacks.exponent import ExponentSchedule
+
+__all__ = ["ExponentSchedule"]
