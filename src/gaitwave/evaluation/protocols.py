@@ -1,0 +1,280 @@
+"""Evaluation protocols: which sequences are gallery and probes, and how the scores are averaged.
+
+A protocol is data (:class:`ProtocolSpec`): the gallery types, the probe groups (one condition
+per group, e.g. CASIA-B's NM / BG / CL), whether identical views are excluded from the per-view
+means, and what happens to a probe whose id has no gallery sequence at a gallery view. Adding a
+protocol with the same single-view routine (OU-MVLP: gallery seq ``01``, probe seq ``00``) means
+adding an entry to :data:`PROTOCOLS`.
+
+The single-view routine (PROTOCOLS.md, CASIA-B): for each condition and each pair (probe view
+``v1``, gallery view ``v2``) the gallery is the gallery-type sequences at ``v2`` only;
+``rank1[v1, v2]`` is the % of probes at ``v1`` whose nearest such gallery sequence has their id,
+``mAP[v1, v2]`` the mean AP (%) over the probes with a true match. The probe x gallery distances
+are computed once, in probe chunks, over the whole gallery; each chunk is sliced by gallery view.
+"""
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gaitwave.evaluation.distance import iter_part_distance
+from gaitwave.evaluation.ranking import encode_ids, rank_probes
+
+
+@dataclass
+class ViewMatrix:
+    """One probe condition, probe view x gallery view, in percent."""
+
+    views: list[str]  # sorted view names, e.g. ["000", "018", ..., "180"]
+    rank1: np.ndarray  # [V, V] float64 (probe view, gallery view); NaN: no probe or no gallery
+    mAP: np.ndarray  # [V, V] float64; NaN where no probe has a true match
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A single-view evaluation protocol described as data."""
+
+    name: str
+    gallery_types: tuple[str, ...]
+    probe_groups: Mapping[str, tuple[str, ...]]  # condition name -> probe types, report order
+    exclude_identical_views: bool = True
+    # A probe whose id has no gallery sequence at v2: "miss" counts it as a wrong rank-1 answer
+    # (OpenGait's behaviour), "skip" leaves it out of rank1[v1, v2]. mAP always skips it.
+    probes_without_match: str = "miss"
+
+    def __post_init__(self) -> None:
+        if self.probes_without_match not in ("miss", "skip"):
+            raise ValueError(
+                f"protocol {self.name!r}: probes_without_match must be 'miss' or 'skip', "
+                f"got {self.probes_without_match!r}"
+            )
+
+
+CASIAB = ProtocolSpec(
+    name="casiab",
+    gallery_types=("nm-01", "nm-02", "nm-03", "nm-04"),
+    probe_groups={"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")},
+)
+
+PROTOCOLS: dict[str, ProtocolSpec] = {"casiab": CASIAB}
+
+
+def get_protocol(protocol: str | ProtocolSpec) -> ProtocolSpec:
+    """The :class:`ProtocolSpec` named ``protocol`` (a spec is returned as it is)."""
+    if isinstance(protocol, ProtocolSpec):
+        return protocol
+    if protocol not in PROTOCOLS:
+        raise ValueError(
+            f"evaluate: protocol={protocol!r} is unknown; known protocols: {sorted(PROTOCOLS)}"
+        )
+    return PROTOCOLS[protocol]
+
+
+def sort_views(views: Sequence[str]) -> list[str]:
+    """Distinct view names, numeric ones in numeric order first ("000" < "018" < ... < "180")."""
+
+    def key(view: str) -> tuple[int, float, str]:
+        try:
+            return (0, float(view), view)
+        except ValueError:
+            return (1, 0.0, view)
+
+    return sorted(set(views), key=key)
+
+
+def _check_rows(emb: Tensor, ids: Sequence, types: Sequence, views: Sequence) -> None:
+    if not isinstance(emb, Tensor) or emb.dim() != 3:
+        shape = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
+        raise ValueError(f"evaluate: emb must be a tensor [N, C, P], got {shape}")
+    lengths = {"ids": len(ids), "types": len(types), "views": len(views)}
+    wrong = {name: n for name, n in lengths.items() if n != emb.shape[0]}
+    if wrong:
+        raise ValueError(
+            f"evaluate: emb has {emb.shape[0]} rows but {wrong}; pass one id, type and view "
+            "per row of emb"
+        )
+
+
+def masked_mean(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Mean over ``axis`` ignoring NaN; NaN where every value is NaN (no warning)."""
+    finite = ~np.isnan(values)
+    count = finite.sum(axis)
+    total = np.where(finite, values, 0.0).sum(axis)
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
+
+
+def view_matrices(
+    emb: Tensor,
+    ids: Sequence[Hashable],
+    types: Sequence[str],
+    views: Sequence[str],
+    protocol: str | ProtocolSpec = "casiab",
+    metric: str = "euc",
+    chunk_size: int | None = None,
+) -> dict[str, ViewMatrix]:
+    """Probe view x gallery view rank-1 and mAP (%) for each condition of ``protocol``.
+
+    ``emb [N, C, P]`` on any device; ``ids``, ``types``, ``views``: one per row (strings, e.g.
+    ``"075"``, ``"nm-05"``, ``"090"``). Conditions without any probe are left out. The distances
+    are computed once, ``chunk_size`` probe rows at a time (see ``part_distance``).
+    """
+    spec = get_protocol(protocol)
+    _check_rows(emb, ids, types, views)
+    emb = emb.detach()
+    types = [str(t) for t in types]
+    views = [str(v) for v in views]
+    view_names = sort_views(views)
+    num_views = len(view_names)
+    view_index = {view: i for i, view in enumerate(view_names)}
+    row_views = np.array([view_index[v] for v in views], dtype=np.int64)
+    lookup: dict = {}
+    row_ids = encode_ids(ids, lookup)
+
+    gallery_rows = np.flatnonzero(np.isin(types, spec.gallery_types))
+    if gallery_rows.size == 0:
+        raise ValueError(
+            f"evaluate: no gallery sequence for protocol {spec.name!r} (types "
+            f"{list(spec.gallery_types)}); the types found are {sorted(set(types))}"
+        )
+    condition_rows = {
+        condition: np.flatnonzero(np.isin(types, group_types))
+        for condition, group_types in spec.probe_groups.items()
+    }
+    condition_rows = {c: rows for c, rows in condition_rows.items() if rows.size > 0}
+    if not condition_rows:
+        wanted = sorted({t for group in spec.probe_groups.values() for t in group})
+        raise ValueError(
+            f"evaluate: no probe sequence for protocol {spec.name!r} (types {wanted}); "
+            f"the types found are {sorted(set(types))}"
+        )
+
+    # Gallery sorted by view (stable) so that each gallery view is a contiguous column block.
+    gallery_rows = gallery_rows[np.argsort(row_views[gallery_rows], kind="stable")]
+    bounds = np.searchsorted(row_views[gallery_rows], np.arange(num_views + 1))
+    probe_rows = np.concatenate(list(condition_rows.values()))
+    device = emb.device
+    probe_codes = torch.from_numpy(row_ids[probe_rows]).to(device)
+    gallery_codes = torch.from_numpy(row_ids[gallery_rows]).to(device)
+
+    # Per probe and gallery view: rank-1 hit (1/0, NaN: empty gallery view) and AP.
+    hit = np.full((probe_rows.size, num_views), np.nan)
+    has_match = np.zeros((probe_rows.size, num_views), dtype=bool)
+    average_precision = np.full((probe_rows.size, num_views), np.nan)
+    chunks = iter_part_distance(
+        emb[torch.from_numpy(probe_rows).to(device)],
+        emb[torch.from_numpy(gallery_rows).to(device)],
+        metric,
+        chunk_size,
+    )
+    for start, dist in chunks:
+        stop = start + dist.shape[0]
+        for v2 in range(num_views):
+            lo, hi = int(bounds[v2]), int(bounds[v2 + 1])
+            if lo == hi:
+                continue
+            ranking = rank_probes(dist[:, lo:hi], probe_codes[start:stop], gallery_codes[lo:hi])
+            hit[start:stop, v2] = (ranking.first_match == 1).cpu().numpy()
+            has_match[start:stop, v2] = (ranking.num_matches > 0).cpu().numpy()
+            average_precision[start:stop, v2] = ranking.average_precision.cpu().numpy()
+
+    if spec.probes_without_match == "skip":
+        hit = np.where(has_match, hit, np.nan)
+    probe_views = row_views[probe_rows]
+    results: dict[str, ViewMatrix] = {}
+    offset = 0
+    for condition, rows in condition_rows.items():
+        block = slice(offset, offset + rows.size)
+        offset += rows.size
+        rank1 = np.full((num_views, num_views), np.nan)
+        mean_ap = np.full((num_views, num_views), np.nan)
+        for v1 in range(num_views):
+            at_view = probe_views[block] == v1
+            if at_view.any():
+                rank1[v1] = 100.0 * masked_mean(hit[block][at_view], axis=0)
+                mean_ap[v1] = 100.0 * masked_mean(average_precision[block][at_view], axis=0)
+        results[condition] = ViewMatrix(views=list(view_names), rank1=rank1, mAP=mean_ap)
+    return results
+
+
+def casiab_view_matrices(
+    emb: Tensor,
+    ids: Sequence[Hashable],
+    types: Sequence[str],
+    views: Sequence[str],
+    metric: str = "euc",
+    chunk_size: int | None = None,
+) -> dict[str, ViewMatrix]:
+    """CASIA-B view matrices, keys ``"NM"``, ``"BG"``, ``"CL"`` (those with probes).
+
+    Gallery nm-01..04 at the gallery view; probes NM = nm-05/06, BG = bg-01/02, CL = cl-01/02.
+    ``emb [N, C, P]``; ``ids``, ``types``, ``views`` one string per row. See :func:`view_matrices`.
+    """
+    return view_matrices(emb, ids, types, views, CASIAB, metric, chunk_size)
+
+
+def per_view_means(
+    matrix: ViewMatrix, exclude_identical_views: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per probe view rank-1 and mAP ``[V]`` (%): mean over gallery views, NaN pairs skipped.
+
+    With ``exclude_identical_views`` the diagonal (v2 == v1) is left out of the mean.
+    """
+    rank1, mean_ap = matrix.rank1.copy(), matrix.mAP.copy()
+    if exclude_identical_views:
+        np.fill_diagonal(rank1, np.nan)
+        np.fill_diagonal(mean_ap, np.nan)
+    return masked_mean(rank1, axis=1), masked_mean(mean_ap, axis=1)
+
+
+def summarize_view_matrices(
+    matrices: Mapping[str, ViewMatrix], protocol: str | ProtocolSpec = "casiab"
+) -> dict[str, float]:
+    """Flat metrics in percent from :func:`view_matrices`.
+
+    Per condition ``c``: ``c/rank1`` and ``c/mAP`` (mean over probe views of the per-view means),
+    ``c/rank1@<view>`` and ``c/mAP@<view>`` per probe view. ``mean/rank1`` and ``mean/mAP``: the
+    mean over the protocol's conditions, present only when every condition has a value. Values
+    that cannot be computed (no probe / gallery pair) are left out, never NaN.
+    """
+    spec = get_protocol(protocol)
+    metrics: dict[str, float] = {}
+    for condition, matrix in matrices.items():
+        rank1, mean_ap = per_view_means(matrix, spec.exclude_identical_views)
+        for name, per_view in (("rank1", rank1), ("mAP", mean_ap)):
+            overall = masked_mean(per_view, axis=0)
+            if not math.isnan(overall):
+                metrics[f"{condition}/{name}"] = float(overall)
+            for view, value in zip(matrix.views, per_view, strict=True):
+                if not math.isnan(value):
+                    metrics[f"{condition}/{name}@{view}"] = float(value)
+    for name in ("rank1", "mAP"):
+        per_condition = [metrics.get(f"{condition}/{name}") for condition in spec.probe_groups]
+        if all(value is not None for value in per_condition):
+            metrics[f"mean/{name}"] = float(np.mean(per_condition))
+    return metrics
+
+
+def evaluate(
+    emb: Tensor,
+    ids: Sequence[Hashable],
+    types: Sequence[str],
+    views: Sequence[str],
+    protocol: str | ProtocolSpec = "casiab",
+    metric: str = "euc",
+    chunk_size: int | None = None,
+) -> dict[str, float]:
+    """Evaluate embeddings ``[N, C, P]`` under ``protocol``: flat metrics in percent.
+
+    ``ids``, ``types``, ``views``: one per row of ``emb``. Keys as in
+    :func:`summarize_view_matrices` (``NM/rank1``, ``NM/rank1@000``, ``mean/rank1``, ...).
+    To also get the view matrices (for :func:`gaitwave.evaluation.report.write_report`), call
+    :func:`view_matrices` and :func:`summarize_view_matrices`.
+    """
+    spec = get_protocol(protocol)
+    return summarize_view_matrices(
+        view_matrices(emb, ids, types, views, spec, metric, chunk_size), spec
+    )
