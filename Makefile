@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all lint format synth calibrate sheet bench clean
+.PHONY: help install train test test-all lint format synth clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install gaitwave with its dev tools (quick when done)
+
+train: install ## train and evaluate the default experiment (override ARGS="fusion=norm ...")
+	$(BIN)/gaitwave-train $(ARGS)
 
 test: install ## run the default test suite (slow tests excluded)
 	WANDB_MODE=disabled $(BIN)/python -m pytest -n 2 -q

@@ -1,3 +1,3 @@
-"""gaitwave: deep gait recognition with Waveloss (part-level loss fusion with a dynamic exponent)."""
+"""gaitwave: deep gait recognition with Waveloss (part-level loss fusion, dynamic exponent)."""
 
 __version__ = "0.1.0"

@@ -155,9 +155,9 @@ def _run_all(jobs: list[Job], workers: int) -> Iterator[JobResult]:
         _init_worker()
         yield from map(run_job, jobs)
         return
-    # fork where there is one: workers start at once and scripts need no `__main__` guard
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # spawn, not fork: the caller may hold threads (torch, a test runner) whose locks a forked
+    # child would inherit held, and hang on. Scripts calling generate() need a `__main__` guard.
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
         yield from pool.map(run_job, jobs, chunksize=4)
 

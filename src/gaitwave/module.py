@@ -1,0 +1,156 @@
+"""GaitModule: the LightningModule that composes backbone, head and the loss terms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from gaitwave.evaluation import evaluate, summarize_view_matrices, view_matrices
+from gaitwave.models import GaitModel
+
+MODEL_OUTPUTS = ("embeddings", "bn_embeddings", "logits")
+
+
+class LossTerm(nn.Module):
+    """One term of the objective: `weight * fusion(loss, outputs[input], labels)`.
+
+    `input` names the model output the loss reads: `embeddings` `[N, C, P]` for metric losses,
+    `logits` `[N, classes, P]` (cosine similarities) for the softmax family.
+    """
+
+    def __init__(
+        self, loss: nn.Module, fusion: nn.Module, weight: float = 1.0, input: str = "embeddings"
+    ) -> None:
+        super().__init__()
+        if input not in MODEL_OUTPUTS:
+            raise ValueError(
+                f"loss term input '{input}' is not a model output; use one of {MODEL_OUTPUTS}"
+            )
+        self.loss = loss
+        self.fusion = fusion
+        self.weight = float(weight)
+        self.input = input
+
+    def forward(self, outputs: Mapping[str, Tensor], labels: Tensor) -> Tensor:
+        """Scalar loss of this term (fp32)."""
+        return self.weight * self.fusion(self.loss, outputs[self.input], labels)
+
+
+class GaitModule(L.LightningModule):
+    """Backbone + head + loss terms, trained by steps, evaluated under a protocol.
+
+    Args:
+        backbone: frames `[N, T, H, W]` -> feature maps `[N, C, T', H', W']`.
+        head: feature maps (+ lengths) -> dict with `embeddings [N, C, P]`, `logits [N, K, P]`.
+        terms: named loss terms, summed into `train/loss`.
+        optimizer: partial taking the parameters (from Hydra, `_partial_: true`).
+        scheduler: partial taking the optimiser, stepped every training step, or None.
+        protocol: evaluation protocol name for validation and test (e.g. `casiab`).
+        metric: distance for evaluation, `euc` or `cos`.
+        eval_feature: which model output is evaluated (`embeddings` or `bn_embeddings`).
+        config: the resolved run config, stored in checkpoints to rebuild the model.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        terms: Mapping[str, LossTerm],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        protocol: str = "casiab",
+        metric: str = "euc",
+        eval_feature: str = "embeddings",
+        config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if not terms:
+            raise ValueError("GaitModule needs at least one loss term (config group `loss`)")
+        if eval_feature not in MODEL_OUTPUTS:
+            raise ValueError(f"eval_feature '{eval_feature}' is not one of {MODEL_OUTPUTS}")
+        self.model = GaitModel(backbone, head)
+        self.terms = nn.ModuleDict(terms)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.protocol = protocol
+        self.metric = metric
+        self.eval_feature = eval_feature
+        self.config = config
+        self._eval_outputs: list[tuple[Tensor, Tensor]] = []
+        self.test_results: dict[str, Any] = {}
+
+    def forward(self, frames: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
+        """frames `[N, T, H, W]` in [0, 1], lengths `[N]` -> model outputs (see `GaitModel`)."""
+        return self.model(frames, lengths)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        frames, labels = batch
+        outputs = self(frames)
+        losses = {name: term(outputs, labels) for name, term in self.terms.items()}
+        loss = torch.stack(list(losses.values())).sum()
+        batch_size = labels.numel()
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, batch_size=batch_size)
+        return loss
+
+    # ---- evaluation: gather embeddings of the whole test split, then run the protocol ----
+
+    def _collect(self, batch: Mapping[str, Tensor]) -> None:
+        outputs = self(batch["frames"], batch["lengths"])
+        features = outputs[self.eval_feature].float().cpu()
+        self._eval_outputs.append((batch["index"].cpu(), features))
+
+    def _gathered(self) -> tuple[Tensor, list[str], list[str], list[str]]:
+        """Embeddings `[N, C, P]` in test-record order with their ids, types and views."""
+        index = torch.cat([i for i, _ in self._eval_outputs])
+        features = torch.cat([f for _, f in self._eval_outputs])
+        self._eval_outputs.clear()
+        order = torch.argsort(index)
+        records = [self.trainer.datamodule.test_records[i] for i in index[order].tolist()]
+        ids = [r.id for r in records]
+        types = [r.type for r in records]
+        views = [r.view for r in records]
+        return features[order], ids, types, views
+
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        self._collect(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            self._eval_outputs.clear()
+            return
+        emb, ids, types, views = self._gathered()
+        metrics = evaluate(emb, ids, types, views, protocol=self.protocol, metric=self.metric)
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()})
+
+    def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        self._collect(batch)
+
+    def on_test_epoch_end(self) -> None:
+        emb, ids, types, views = self._gathered()
+        matrices = view_matrices(emb, ids, types, views, protocol=self.protocol, metric=self.metric)
+        metrics = summarize_view_matrices(matrices, protocol=self.protocol)
+        self.log_dict({f"test/{k}": v for k, v in metrics.items()})
+        self.test_results = {"metrics": metrics, "matrices": matrices}
+
+    # ---- optimisation ----
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the resolved run config so `gaitwave-eval` can rebuild the model."""
+        if self.config is not None:
+            checkpoint["gaitwave_config"] = self.config
