@@ -25,10 +25,10 @@ train: install ## train and evaluate the default experiment (override ARGS="fusi
 	$(BIN)/gaitwave-train $(ARGS)
 
 test: install ## run the default test suite (slow tests excluded)
-	WANDB_MODE=disabled $(BIN)/python -m pytest -n 2 -q
+	WANDB_MODE=disabled OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 test-all: install ## run every test, slow ones included
-	WANDB_MODE=disabled $(BIN)/python -m pytest -n 2 -q -m ""
+	WANDB_MODE=disabled OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q -m ""
 
 lint: install ## check style with ruff
 	$(BIN)/ruff check src tests bench

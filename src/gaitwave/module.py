@@ -89,7 +89,7 @@ class GaitModule(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         frames, labels = batch
-        outputs = self(frames)
+        outputs, labels = self._global_batch(self(frames), labels)
         losses = {name: term(outputs, labels) for name, term in self.terms.items()}
         loss = torch.stack(list(losses.values())).sum()
         batch_size = labels.numel()
@@ -97,6 +97,19 @@ class GaitModule(L.LightningModule):
         for name, value in losses.items():
             self.log(f"train/{name}", value, batch_size=batch_size)
         return loss
+
+    def _global_batch(
+        self, outputs: dict[str, Tensor], labels: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """Under DDP, the whole P x K batch on every rank (MATH.md: every rank computes the same
+        part losses F, weights and m). Gradients flow back to each rank's own samples; with DDP's
+        gradient averaging the update equals the single-process one."""
+        if self.trainer.world_size == 1:
+            return outputs, labels
+        gathered = {
+            k: self.all_gather(v, sync_grads=True).flatten(0, 1) for k, v in outputs.items()
+        }
+        return gathered, self.all_gather(labels).flatten(0, 1)
 
     # ---- evaluation: gather embeddings of the whole test split, then run the protocol ----
 
@@ -110,12 +123,22 @@ class GaitModule(L.LightningModule):
         index = torch.cat([i for i, _ in self._eval_outputs])
         features = torch.cat([f for _, f in self._eval_outputs])
         self._eval_outputs.clear()
+        if self.trainer.world_size > 1:  # each rank embedded a disjoint share of the test split
+            index, features = self._all_ranks_rows(index), self._all_ranks_rows(features)
         order = torch.argsort(index)
         records = [self.trainer.datamodule.test_records[i] for i in index[order].tolist()]
         ids = [r.id for r in records]
         types = [r.type for r in records]
         views = [r.view for r in records]
         return features[order], ids, types, views
+
+    def _all_ranks_rows(self, rows: Tensor) -> Tensor:
+        """Concatenate every rank's `rows [n_r, ...]` (n_r may differ between ranks)."""
+        counts = self.all_gather(torch.tensor(rows.shape[0], device=self.device)).tolist()
+        padded = rows.new_zeros((max(counts), *rows.shape[1:]))
+        padded[: rows.shape[0]] = rows
+        gathered = self.all_gather(padded.to(self.device)).cpu()
+        return torch.cat([part[:count] for part, count in zip(gathered, counts, strict=True)])
 
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         self._collect(batch)

@@ -73,6 +73,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.test(module, datamodule=datamodule)
     results = module.test_results
     metrics = results["metrics"]
+    if not trainer.is_global_zero:  # under DDP, rank zero alone reports
+        return metrics
     console = Console()
     if not trainer.fast_dev_run:
         files = write_report(results["matrices"], metrics, out_dir, console=console)
