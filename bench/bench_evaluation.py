@@ -16,46 +16,13 @@ per-repetition ratios. Results go in bench/README.md (section "Evaluation").
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 
 from gaitwave.evaluation import casiab_view_matrices, part_distance, rank_metrics
 from gaitwave.evaluation.distance import default_chunk_size
 from gaitwave.evaluation.protocols import CASIAB
-
-
-def seconds(step: Callable[[], object], device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
-def compare(
-    base: Callable[[], object],
-    whole: Callable[[], object],
-    device: torch.device,
-    repeats: int,
-    warmup: int,
-) -> tuple[float, float, float]:
-    """Median seconds of ``base`` and ``whole``, and the median of ``whole / base`` per repeat."""
-    base_times, whole_times = [], []
-    for repeat in range(warmup + repeats):
-        if repeat % 2 == 0:
-            a, b = seconds(base, device), seconds(whole, device)
-        else:
-            b, a = seconds(whole, device), seconds(base, device)
-        if repeat >= warmup:
-            base_times.append(a)
-            whole_times.append(b)
-    ratios = [b / a for a, b in zip(base_times, whole_times, strict=True)]
-    return statistics.median(base_times), statistics.median(whole_times), statistics.median(ratios)
+from timing import compare
 
 
 def clustered(num_ids: int, per_id: int, channels: int, parts: int, device: torch.device):

@@ -15,51 +15,23 @@ Results go in bench/README.md.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
 from gaitwave.fusion import NormFusion, PostFusion
 from gaitwave.losses import CircleLoss, TripletLoss
+from timing import compare
 
 
-def time_once(step: Callable[[], torch.Tensor], leaf: torch.Tensor) -> float:
-    """Seconds for one forward + backward of `step` (gradients flow to `leaf`)."""
-    leaf.grad = None
-    if leaf.is_cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    step().backward()
-    if leaf.is_cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+def backward(step: Callable[[], torch.Tensor], leaf: torch.Tensor) -> Callable[[], None]:
+    """One forward + backward of `step`, gradients flowing to `leaf`."""
 
+    def run() -> None:
+        leaf.grad = None
+        step().backward()
 
-def compare(
-    first: Callable[[], torch.Tensor],
-    second: Callable[[], torch.Tensor],
-    leaf: torch.Tensor,
-    repeats: int,
-    warmup: int,
-) -> tuple[float, float, float]:
-    """Median seconds of `first` and `second`, and the median of `second / first` per repeat."""
-    first_times, second_times = [], []
-    for repeat in range(warmup + repeats):
-        if repeat % 2 == 0:
-            a, b = time_once(first, leaf), time_once(second, leaf)
-        else:
-            b, a = time_once(second, leaf), time_once(first, leaf)
-        if repeat >= warmup:
-            first_times.append(a)
-            second_times.append(b)
-    ratios = [b / a for a, b in zip(first_times, second_times, strict=True)]
-    return (
-        statistics.median(first_times),
-        statistics.median(second_times),
-        statistics.median(ratios),
-    )
+    return run
 
 
 def main() -> None:
@@ -95,11 +67,14 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, loss in losses.items():
         batched, loop, ratio = compare(
-            lambda loss=loss: loss(x, labels).sum(),
-            lambda loss=loss: torch.cat(
-                [loss(x[:, :, p : p + 1], labels) for p in range(args.parts)]
-            ).sum(),
-            x,
+            backward(lambda loss=loss: loss(x, labels).sum(), x),
+            backward(
+                lambda loss=loss: torch.cat(
+                    [loss(x[:, :, p : p + 1], labels) for p in range(args.parts)]
+                ).sum(),
+                x,
+            ),
+            x.device,
             args.repeats,
             args.warmup,
         )
@@ -110,9 +85,9 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, loss in losses.items():
         post_time, norm_time, ratio = compare(
-            lambda loss=loss: post(loss, x, labels),
-            lambda loss=loss: norm(loss, x, labels),
-            x,
+            backward(lambda loss=loss: post(loss, x, labels), x),
+            backward(lambda loss=loss: norm(loss, x, labels), x),
+            x.device,
             args.fusion_repeats,
             args.warmup,
         )
@@ -122,7 +97,11 @@ def main() -> None:
         )
     part_losses = (torch.rand(args.parts, device=device) * 200).requires_grad_()
     post_time, norm_time, _ = compare(
-        lambda: part_losses.mean(), lambda: norm.reduce(part_losses), part_losses, 200, 10
+        backward(lambda: part_losses.mean(), part_losses),
+        backward(lambda: norm.reduce(part_losses), part_losses),
+        part_losses.device,
+        200,
+        10,
     )
     print(
         f"\nThe fusions alone on F [{args.parts}]: mean {post_time * 1e6:.0f} us, "
