@@ -2,16 +2,22 @@
 
 ``part_distance(probe [Q, C, P], gallery [G, C, P], metric)`` -> ``[Q, G]``;
 ``rank_metrics(dist, probe_ids, gallery_ids, ks)`` -> rank-k, mAP, mINP in percent;
-``evaluate(emb [N, C, P], ids, types, views, protocol)`` -> flat metrics in percent.
+``evaluate(emb [N, C, P], ids, types, views, protocol)`` -> flat metrics in percent (CASIA-B,
+OU-MVLP; Gait3D with ``probe_mask``; the unofficial GREW proxy);
+``write_grew_submission(path, emb, ids, types, names)`` -> the official GREW challenge CSV.
 """
 
 from gaitwave.evaluation.distance import part_distance
+from gaitwave.evaluation.grew import write_grew_submission
 from gaitwave.evaluation.protocols import (
     PROTOCOLS,
+    RETRIEVAL_PROTOCOLS,
     ProtocolSpec,
+    RetrievalSpec,
     ViewMatrix,
     casiab_view_matrices,
     evaluate,
+    retrieval_metrics,
     summarize_view_matrices,
     view_matrices,
 )
@@ -19,12 +25,16 @@ from gaitwave.evaluation.ranking import rank_metrics
 
 __all__ = [
     "PROTOCOLS",
+    "RETRIEVAL_PROTOCOLS",
     "ProtocolSpec",
+    "RetrievalSpec",
     "ViewMatrix",
     "casiab_view_matrices",
     "evaluate",
     "part_distance",
     "rank_metrics",
+    "retrieval_metrics",
     "summarize_view_matrices",
     "view_matrices",
+    "write_grew_submission",
 ]

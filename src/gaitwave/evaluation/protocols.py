@@ -2,9 +2,13 @@
 
 A protocol is data (:class:`ProtocolSpec`): the gallery types, the probe groups (one condition
 per group, e.g. CASIA-B's NM / BG / CL), whether identical views are excluded from the per-view
-means, and what happens to a probe whose id has no gallery sequence at a gallery view. Adding a
-protocol with the same single-view routine (OU-MVLP: gallery seq ``01``, probe seq ``00``) means
-adding an entry to :data:`PROTOCOLS`.
+means, and what happens to a probe whose id has no gallery sequence at a gallery view. A protocol
+with the same single-view routine is an entry of :data:`PROTOCOLS` (``"casiab"``; ``"oumvlp"``:
+gallery seq ``01``, probe seq ``00``, and its variant ``"oumvlp-skip"``).
+
+Protocols without a view split (:class:`RetrievalSpec`: Gait3D, the GREW local proxy) rank one
+probe set against one gallery and report rank-k, mAP and mINP (:func:`retrieval_metrics`).
+:func:`evaluate` takes the name or the spec of either kind.
 
 The single-view routine (PROTOCOLS.md, CASIA-B): for each condition and each pair (probe view
 ``v1``, gallery view ``v2``) the gallery is the gallery-type sequences at ``v2`` only;
@@ -15,14 +19,14 @@ are computed once, in probe chunks, over the whole gallery; each chunk is sliced
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from gaitwave.evaluation.distance import iter_part_distance
-from gaitwave.evaluation.ranking import encode_ids, rank_probes
+from gaitwave.evaluation.ranking import ProbeRanking, encode_ids, rank_probes, summarize_ranking
 
 
 @dataclass
@@ -60,18 +64,84 @@ CASIAB = ProtocolSpec(
     probe_groups={"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")},
 )
 
-PROTOCOLS: dict[str, ProtocolSpec] = {"casiab": CASIAB}
+# OU-MVLP: gallery seq 01, probe seq 00 at 14 views (000..090, 180..270), identical views
+# excluded (mean over 13). Default "miss": a probe whose id has no gallery sequence at the gallery
+# view counts as a wrong rank-1 answer (OpenGait's behaviour). "oumvlp-skip" leaves such probes
+# out of rank1[v1, v2] instead; it is the same spec as
+# ``dataclasses.replace(OUMVLP, name="oumvlp-skip", probes_without_match="skip")``.
+OUMVLP = ProtocolSpec(name="oumvlp", gallery_types=("01",), probe_groups={"NM": ("00",)})
+OUMVLP_SKIP = replace(OUMVLP, name="oumvlp-skip", probes_without_match="skip")
+
+
+@dataclass(frozen=True)
+class RetrievalSpec:
+    """A protocol with one probe set against one gallery, no view split.
+
+    With ``probe_types`` and ``gallery_types`` the sets are chosen by sequence type; with both
+    ``None`` the probes are the rows flagged by ``probe_mask`` (see :func:`retrieval_metrics`) and
+    the gallery is every other row. ``ks``: the rank-k reported; ``key_prefix`` is put before
+    every metric key.
+    """
+
+    name: str
+    ks: tuple[int, ...] = (1, 5, 10)
+    probe_types: tuple[str, ...] | None = None
+    gallery_types: tuple[str, ...] | None = None
+    key_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.probe_types is None) != (self.gallery_types is None):
+            raise ValueError(
+                f"protocol {self.name!r}: give both probe_types and gallery_types, or neither "
+                "(then the probes come from probe_mask)"
+            )
+
+
+# Gait3D: probes = the test sequences listed in PROBE_SET (probe_mask), gallery = all other test
+# sequences. Probes without a true match in the gallery are skipped.
+GAIT3D = RetrievalSpec(name="gait3d", ks=(1, 5, 10))
+# GREW local proxy, NOT the official protocol (the official probes, type 03, have hidden labels:
+# see gaitwave.evaluation.grew.write_grew_submission). Gallery 01, probe 02.
+GREW_PROXY = RetrievalSpec(
+    name="grew-proxy",
+    ks=(1, 5, 10, 20),
+    probe_types=("02",),
+    gallery_types=("01",),
+    key_prefix="unofficial_proxy/",
+)
+
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    "casiab": CASIAB,
+    "oumvlp": OUMVLP,
+    "oumvlp-skip": OUMVLP_SKIP,
+}
+RETRIEVAL_PROTOCOLS: dict[str, RetrievalSpec] = {"gait3d": GAIT3D, "grew-proxy": GREW_PROXY}
+
+
+def get_any_protocol(protocol: str | ProtocolSpec | RetrievalSpec) -> ProtocolSpec | RetrievalSpec:
+    """The spec named ``protocol`` in :data:`PROTOCOLS` or :data:`RETRIEVAL_PROTOCOLS`.
+
+    A spec is returned as it is.
+    """
+    if isinstance(protocol, ProtocolSpec | RetrievalSpec):
+        return protocol
+    known = {**PROTOCOLS, **RETRIEVAL_PROTOCOLS}
+    if protocol not in known:
+        raise ValueError(
+            f"evaluate: protocol={protocol!r} is unknown; known protocols: {sorted(known)}"
+        )
+    return known[protocol]
 
 
 def get_protocol(protocol: str | ProtocolSpec) -> ProtocolSpec:
-    """The :class:`ProtocolSpec` named ``protocol`` (a spec is returned as it is)."""
-    if isinstance(protocol, ProtocolSpec):
-        return protocol
-    if protocol not in PROTOCOLS:
+    """The single-view :class:`ProtocolSpec` named ``protocol`` (a spec is returned as it is)."""
+    spec = get_any_protocol(protocol)
+    if isinstance(spec, RetrievalSpec):
         raise ValueError(
-            f"evaluate: protocol={protocol!r} is unknown; known protocols: {sorted(PROTOCOLS)}"
+            f"view_matrices: protocol {spec.name!r} has no view split; use evaluate(...) or "
+            "retrieval_metrics(...) for it"
         )
-    return PROTOCOLS[protocol]
+    return spec
 
 
 def sort_views(views: Sequence[str]) -> list[str]:
@@ -258,23 +328,128 @@ def summarize_view_matrices(
     return metrics
 
 
-def evaluate(
+def _probe_and_gallery_rows(
+    spec: RetrievalSpec,
+    num_rows: int,
+    types: Sequence[str] | None,
+    probe_mask: Sequence[bool] | np.ndarray | Tensor | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the probes and of the gallery under ``spec``."""
+    if spec.probe_types is None:
+        if probe_mask is None:
+            raise ValueError(
+                f"evaluate: protocol {spec.name!r} needs probe_mask, one bool per row of emb "
+                "(True for the probe sequences, e.g. those of Gait3D's PROBE_SET)"
+            )
+        values = probe_mask.tolist() if isinstance(probe_mask, Tensor) else probe_mask
+        mask = np.asarray(values)
+        if mask.dtype != bool or mask.shape != (num_rows,):
+            raise ValueError(
+                f"evaluate: probe_mask must be {num_rows} bools (one per row of emb), got "
+                f"dtype {mask.dtype} and shape {mask.shape}"
+            )
+        return np.flatnonzero(mask), np.flatnonzero(~mask)
+    if probe_mask is not None:
+        raise ValueError(
+            f"evaluate: protocol {spec.name!r} picks its probes by type {list(spec.probe_types)}; "
+            "leave probe_mask out"
+        )
+    if types is None:
+        raise ValueError(f"evaluate: protocol {spec.name!r} needs types (one per row of emb)")
+    types = [str(t) for t in types]
+    probe_rows = np.flatnonzero(np.isin(types, spec.probe_types))
+    gallery_rows = np.flatnonzero(np.isin(types, spec.gallery_types))
+    return probe_rows, gallery_rows
+
+
+def retrieval_metrics(
     emb: Tensor,
     ids: Sequence[Hashable],
-    types: Sequence[str],
-    views: Sequence[str],
-    protocol: str | ProtocolSpec = "casiab",
+    types: Sequence[str] | None = None,
+    protocol: str | RetrievalSpec = "gait3d",
+    probe_mask: Sequence[bool] | np.ndarray | Tensor | None = None,
     metric: str = "euc",
     chunk_size: int | None = None,
 ) -> dict[str, float]:
-    """Evaluate embeddings ``[N, C, P]`` under ``protocol``: flat metrics in percent.
+    """Rank-k, mAP and mINP (%) of one probe set against one gallery, no view split.
 
-    ``ids``, ``types``, ``views``: one per row of ``emb``. Keys as in
-    :func:`summarize_view_matrices` (``NM/rank1``, ``NM/rank1@000``, ``mean/rank1``, ...).
-    To also get the view matrices (for :func:`gaitwave.evaluation.report.write_report`), call
-    :func:`view_matrices` and :func:`summarize_view_matrices`.
+    ``emb [N, C, P]``, ``ids [N]``; ``types [N]`` for protocols that pick the sets by type
+    (``"grew-proxy"``); ``probe_mask [N]`` bools for those that do not (``"gait3d"``: True for
+    the sequences of ``PROBE_SET``, the gallery is every other row). Keys: ``rank<k>`` for
+    ``k`` in ``spec.ks``, ``mAP``, ``mINP``, ``num_valid``, ``num_skipped`` (probes without a
+    true match in the gallery, left out of every mean), each after ``spec.key_prefix``. A metric
+    that cannot be computed (no probe has a true match) is left out, never NaN. Distances and
+    rankings are streamed ``chunk_size`` probe rows at a time (see ``part_distance``).
     """
-    spec = get_protocol(protocol)
+    spec = get_any_protocol(protocol)
+    if not isinstance(spec, RetrievalSpec):
+        raise ValueError(
+            f"retrieval_metrics: protocol {spec.name!r} is a view protocol; use evaluate(...)"
+        )
+    if not isinstance(emb, Tensor) or emb.dim() != 3:
+        shape = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
+        raise ValueError(f"evaluate: emb must be a tensor [N, C, P], got {shape}")
+    lengths = {"ids": len(ids)} | ({} if types is None else {"types": len(types)})
+    wrong = {name: n for name, n in lengths.items() if n != emb.shape[0]}
+    if wrong:
+        raise ValueError(f"evaluate: emb has {emb.shape[0]} rows but {wrong}; pass one per row")
+    probe_rows, gallery_rows = _probe_and_gallery_rows(spec, emb.shape[0], types, probe_mask)
+    if probe_rows.size == 0 or gallery_rows.size == 0:
+        raise ValueError(
+            f"evaluate: protocol {spec.name!r} found {probe_rows.size} probe and "
+            f"{gallery_rows.size} gallery sequences; both sets must be non-empty"
+        )
+    emb = emb.detach()
+    device = emb.device
+    row_ids = encode_ids(ids, {})
+    probe_codes = torch.from_numpy(row_ids[probe_rows]).to(device)
+    gallery_codes = torch.from_numpy(row_ids[gallery_rows]).to(device)
+    chunks = iter_part_distance(
+        emb[torch.from_numpy(probe_rows).to(device)],
+        emb[torch.from_numpy(gallery_rows).to(device)],
+        metric,
+        chunk_size,
+    )
+    ranking = ProbeRanking.concatenate(
+        [
+            rank_probes(dist, probe_codes[start : start + dist.shape[0]], gallery_codes)
+            for start, dist in chunks
+        ]
+    )
+    metrics = summarize_ranking(ranking, spec.ks)
+    return {
+        f"{spec.key_prefix}{key}": value for key, value in metrics.items() if not math.isnan(value)
+    }
+
+
+def evaluate(
+    emb: Tensor,
+    ids: Sequence[Hashable],
+    types: Sequence[str] | None = None,
+    views: Sequence[str] | None = None,
+    protocol: str | ProtocolSpec | RetrievalSpec = "casiab",
+    metric: str = "euc",
+    chunk_size: int | None = None,
+    probe_mask: Sequence[bool] | np.ndarray | Tensor | None = None,
+) -> dict[str, float]:
+    """Evaluate embeddings ``[N, C, P]`` under ``protocol`` (a name or a spec): flat metrics in %.
+
+    View protocols (:data:`PROTOCOLS`: ``"casiab"``, ``"oumvlp"``, ``"oumvlp-skip"``) need
+    ``types`` and ``views``, one per row of ``emb``; keys as in :func:`summarize_view_matrices`
+    (``NM/rank1``, ``NM/rank1@000``, ``mean/rank1``, ...). To also get the view matrices (for
+    :func:`gaitwave.evaluation.report.write_report`), call :func:`view_matrices` and
+    :func:`summarize_view_matrices`. Retrieval protocols (:data:`RETRIEVAL_PROTOCOLS`:
+    ``"gait3d"`` with ``probe_mask [N]``, ``"grew-proxy"`` with ``types``) ignore ``views``; keys
+    as in :func:`retrieval_metrics` (``rank1``, ``mAP``, ``mINP``, ...).
+    """
+    spec = get_any_protocol(protocol)
+    if isinstance(spec, RetrievalSpec):
+        return retrieval_metrics(emb, ids, types, spec, probe_mask, metric, chunk_size)
+    if types is None or views is None or probe_mask is not None:
+        raise ValueError(
+            f"evaluate: protocol {spec.name!r} needs types and views (one per row of emb) and "
+            "no probe_mask"
+        )
     return summarize_view_matrices(
         view_matrices(emb, ids, types, views, spec, metric, chunk_size), spec
     )
