@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gaitwave.models.backbones import GaitBase
+from gaitwave.models.backbones import GaitBase, GaitGL, GaitSet
 from gaitwave.models.heads import (
     BNNeck,
     GaitHead,
@@ -14,7 +14,7 @@ from gaitwave.models.heads import (
     PartFC,
     temporal_max,
 )
-from gaitwave.models.layers import BasicBlock2d, FrameWise
+from gaitwave.models.layers import BasicBlock2d, FrameWise, GLConv
 
 
 class GaitModel(nn.Module):
@@ -39,7 +39,7 @@ class GaitModel(nn.Module):
     def forward(
         self, frames: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        feature_maps = self.backbone(frames)
+        feature_maps = self.backbone(frames, lengths)
         if lengths is not None:
             lengths = self.backbone.out_lengths(lengths)
         return self.head(feature_maps, lengths)
@@ -49,9 +49,12 @@ __all__ = [
     "BNNeck",
     "BasicBlock2d",
     "FrameWise",
+    "GLConv",
     "GaitBase",
+    "GaitGL",
     "GaitHead",
     "GaitModel",
+    "GaitSet",
     "GeMHorizontalPooling",
     "HorizontalPooling",
     "PartFC",

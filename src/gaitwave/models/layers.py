@@ -1,8 +1,10 @@
-"""Blocks shared by backbones: a 2D residual block and a frame-wise wrapper for 2D modules."""
+"""Blocks shared by backbones: a 2D residual block, a frame-wise wrapper for 2D modules and
+GaitGL's global-local 3D convolution."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -63,3 +65,41 @@ class FrameWise(nn.Module):
             frames = frames.contiguous(memory_format=torch.channels_last)
         out = self.module(frames)
         return out.reshape(n, t, *out.shape[1:]).transpose(1, 2)
+
+
+class GLConv(nn.Module):
+    """GaitGL global-local 3D convolution: `[N, C, T, H, W] -> [N, C', T, H, W]` (or `2H`).
+
+    A global 3 x 3 x 3 conv (no bias) sees the whole map; a second conv of the same shape runs
+    on each of the `2 ** halving` horizontal strips separately (so no receptive field crosses a
+    strip border) and its strip outputs are stacked back along the height. After a leaky ReLU
+    the two are added, or with `concat=True` concatenated along the height (`[N, C', T, 2H, W]`,
+    GaitGL's last block). `halving=0` makes the local branch a plain second conv. The height
+    must be divisible by `2 ** halving`.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, halving: int, concat: bool = False
+    ) -> None:
+        super().__init__()
+        if halving < 0:
+            raise ValueError(f"GLConv: `halving` must be >= 0, got {halving}")
+        self.global_conv = nn.Conv3d(in_channels, out_channels, 3, padding=1, bias=False)
+        self.local_conv = nn.Conv3d(in_channels, out_channels, 3, padding=1, bias=False)
+        self.halving = halving
+        self.concat = concat
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        strips = 2**self.halving
+        if x.dim() != 5 or x.shape[3] % strips:
+            raise ValueError(
+                f"GLConv expects x [N, C, T, H, W] with H divisible by 2 ** halving = {strips}, "
+                f"got shape {tuple(x.shape)}; choose an input height or `halving` that fits"
+            )
+        global_feat = self.global_conv(x)
+        local_feat = torch.cat(
+            [self.local_conv(strip) for strip in x.split(x.shape[3] // strips, dim=3)], dim=3
+        )
+        if self.concat:
+            return F.leaky_relu(torch.cat([global_feat, local_feat], dim=3))
+        return F.leaky_relu(global_feat) + F.leaky_relu(local_feat)

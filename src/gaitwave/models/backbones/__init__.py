@@ -4,5 +4,7 @@ Each has `out_channels` (C) and `out_lengths(lengths [N]) -> lengths' [N]`.
 """
 
 from gaitwave.models.backbones.gaitbase import GaitBase
+from gaitwave.models.backbones.gaitgl import GaitGL
+from gaitwave.models.backbones.gaitset import GaitSet
 
-__all__ = ["GaitBase"]
+__all__ = ["GaitBase", "GaitGL", "GaitSet"]

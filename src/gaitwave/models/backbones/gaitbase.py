@@ -71,8 +71,12 @@ class GaitBase(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """`frames [N, T, H, W]` in [0, 1] -> feature maps `[N, C, T, H', W']`."""
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """`frames [N, T, H, W]` in [0, 1] -> feature maps `[N, C, T, H', W']`.
+
+        `lengths` is accepted for the common backbone interface and not needed: frames are
+        processed one by one, so padding frames never mix with valid ones.
+        """
         if frames.dim() != 4:
             raise ValueError(
                 f"GaitBase expects frames [N, T, H, W] (4 dims), got shape {tuple(frames.shape)}; "
