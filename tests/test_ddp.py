@@ -7,13 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lightning as L
 import pytest
-import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
-from gaitwave.build import build_module
+from gaitwave.config import config_dir
+from gaitwave.evaluate import evaluate_checkpoint
 
 
 @pytest.mark.slow
@@ -34,11 +33,14 @@ def test_ddp_two_processes_evaluate_like_one(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     ddp_metrics = json.loads((run / "metrics.json").read_text())
 
-    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    cfg = OmegaConf.create(checkpoint["gaitwave_config"])
-    datamodule = instantiate(cfg.data.datamodule)
-    module = build_module(cfg, num_classes=datamodule.num_classes)
-    module.load_state_dict(checkpoint["state_dict"])
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
-    trainer.test(module, datamodule=datamodule, verbose=False)
-    assert module.test_results["metrics"] == pytest.approx(ddp_metrics)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        eval_cfg = compose(
+            "eval",
+            overrides=[
+                f"ckpt={run / 'checkpoints' / 'last.ckpt'}",
+                f"paths.output_dir={tmp_path / 'eval'}",
+                "trainer.enable_progress_bar=false",
+            ],
+        )
+    assert evaluate_checkpoint(eval_cfg) == pytest.approx(ddp_metrics)

@@ -12,6 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gaitwave.config import config_dir
+from gaitwave.evaluate import evaluate_checkpoint
 from gaitwave.train import train
 
 
@@ -47,7 +48,9 @@ def test_fast_dev_run_generates_missing_data(tmp_path: Path, data_dir: Path) -> 
     assert (tmp_path / "config.yaml").is_file()
 
 
-def test_short_train_lowers_the_loss_and_writes_the_report(tmp_path: Path, data_dir: Path) -> None:
+def test_short_train_lowers_the_loss_writes_the_report_and_evaluates_again(
+    tmp_path: Path, data_dir: Path
+) -> None:
     metrics = train(
         train_cfg(
             tmp_path,
@@ -71,6 +74,21 @@ def test_short_train_lowers_the_loss_and_writes_the_report(tmp_path: Path, data_
         assert 0.0 <= saved[key] <= 100.0
     assert list(tmp_path.glob("*.csv")) and list(tmp_path.glob("*.png"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+    # gaitwave-eval rebuilds the model from the checkpoint alone and gets the same numbers
+    again = tmp_path / "eval"
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        eval_cfg = compose(
+            "eval",
+            overrides=[
+                f"ckpt={tmp_path / 'checkpoints' / 'last.ckpt'}",
+                f"paths.output_dir={again}",
+                "trainer.enable_progress_bar=false",
+            ],
+        )
+    assert evaluate_checkpoint(eval_cfg) == pytest.approx(metrics)
+    assert (again / "metrics.json").is_file()
 
 
 def test_norm_fusion_with_sine_exponent_and_wandb_logger(tmp_path: Path, data_dir: Path) -> None:

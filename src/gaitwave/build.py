@@ -48,6 +48,7 @@ def build_module(cfg: DictConfig, num_classes: int) -> GaitModule:
         metric=cfg.data.get("metric", "euc"),
         eval_feature=cfg.get("eval_feature", "embeddings"),
         config=OmegaConf.to_container(cfg, resolve=True),
+        num_classes=num_classes,
     )
 
 

@@ -53,6 +53,7 @@ class GaitModule(L.LightningModule):
         metric: distance for evaluation, `euc` or `cos`.
         eval_feature: which model output is evaluated (`embeddings` or `bn_embeddings`).
         config: the resolved run config, stored in checkpoints to rebuild the model.
+        num_classes: training ids of the classifier, stored in checkpoints with the config.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class GaitModule(L.LightningModule):
         metric: str = "euc",
         eval_feature: str = "embeddings",
         config: dict | None = None,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         if not terms:
@@ -80,6 +82,7 @@ class GaitModule(L.LightningModule):
         self.metric = metric
         self.eval_feature = eval_feature
         self.config = config
+        self.num_classes = num_classes
         self._eval_outputs: list[tuple[Tensor, Tensor]] = []
         self.test_results: dict[str, Any] = {}
 
@@ -177,3 +180,4 @@ class GaitModule(L.LightningModule):
         """Store the resolved run config so `gaitwave-eval` can rebuild the model."""
         if self.config is not None:
             checkpoint["gaitwave_config"] = self.config
+            checkpoint["gaitwave_num_classes"] = self.num_classes

@@ -1,0 +1,78 @@
+"""gaitwave-eval: rebuild a trained model from its checkpoint and evaluate it under a protocol.
+
+    gaitwave-eval ckpt=outputs/train/runs/<run>/checkpoints/last.ckpt
+    gaitwave-eval ckpt=... data=synthgait data.synthgait.seed=1      # another dataset
+
+Checkpoints hold the resolved training config and plain tensors (they load with
+`weights_only=True`); the model is rebuilt from that config, never unpickled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from rich.console import Console
+
+from gaitwave.build import build_module
+from gaitwave.config import config_dir
+from gaitwave.evaluation.report import write_report
+from gaitwave.module import GaitModule
+from gaitwave.train import ensure_data
+
+
+def load_checkpoint(path: str | Path) -> tuple[DictConfig, int, dict[str, Any]]:
+    """(training config, number of training classes, state dict) of a gaitwave checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found: pass ckpt=<run>/checkpoints/*.ckpt")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if "gaitwave_config" not in checkpoint:
+        raise ValueError(
+            f"{path} has no `gaitwave_config`: it was not written by gaitwave-train, so the model "
+            "cannot be rebuilt (OpenGait checkpoints need an import step first)"
+        )
+    config = OmegaConf.create(checkpoint["gaitwave_config"])
+    return config, checkpoint["gaitwave_num_classes"], checkpoint["state_dict"]
+
+
+def evaluate_checkpoint(cfg: DictConfig) -> dict[str, float]:
+    """Evaluate `cfg.ckpt` on `cfg.data` (or the training data); write the report to the run
+    folder and return the flat metrics (percent)."""
+    train_cfg, num_classes, state_dict = load_checkpoint(cfg.ckpt)
+    with open_dict(train_cfg):
+        if cfg.get("data") is not None:
+            train_cfg.data = cfg.data
+        for key in ("metric", "eval_feature"):
+            if cfg.get(key) is not None:
+                target = train_cfg.data if key == "metric" else train_cfg
+                target[key] = cfg[key]
+    module: GaitModule = build_module(train_cfg, num_classes=num_classes)
+    module.load_state_dict(state_dict)
+
+    ensure_data(train_cfg.data)
+    datamodule = instantiate(train_cfg.data.datamodule)
+    trainer = instantiate(cfg.trainer)
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    results = module.test_results
+    if trainer.is_global_zero:
+        out_dir = Path(cfg.paths.output_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+        write_report(results["matrices"], results["metrics"], out_dir, console=Console())
+        Console().print(f"Run folder: {out_dir}")
+    return results["metrics"]
+
+
+@hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry: returns `mean/rank1` where the protocol has one."""
+    return evaluate_checkpoint(cfg).get("mean/rank1")
+
+
+if __name__ == "__main__":
+    main()
