@@ -8,15 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
-from gaitwave.config import config_dir
 from gaitwave.evaluate import evaluate_checkpoint
 
 
 @pytest.mark.slow
-def test_ddp_two_processes_evaluate_like_one(tmp_path: Path) -> None:
+def test_ddp_two_processes_evaluate_like_one(tmp_path: Path, compose_config) -> None:
     run = tmp_path / "run"
     cmd = [
         sys.executable,
@@ -33,14 +30,10 @@ def test_ddp_two_processes_evaluate_like_one(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     ddp_metrics = json.loads((run / "metrics.json").read_text())
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        eval_cfg = compose(
-            "eval",
-            overrides=[
-                f"ckpt={run / 'checkpoints' / 'last.ckpt'}",
-                f"paths.output_dir={tmp_path / 'eval'}",
-                "trainer.enable_progress_bar=false",
-            ],
-        )
+    eval_cfg = compose_config(
+        "eval",
+        f"ckpt={run / 'checkpoints' / 'last.ckpt'}",
+        f"paths.output_dir={tmp_path / 'eval'}",
+        "trainer.enable_progress_bar=false",
+    )
     assert evaluate_checkpoint(eval_cfg) == pytest.approx(ddp_metrics)

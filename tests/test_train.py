@@ -7,11 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import OmegaConf
 
-from gaitwave.config import config_dir
 from gaitwave.evaluate import evaluate_checkpoint
 from gaitwave.train import train
 
@@ -22,37 +19,19 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-def train_cfg(out: Path, data_dir: Path, *overrides: str) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                f"paths.output_dir={out}",
-                f"paths.data_dir={data_dir}",
-                "data.synthgait.preset=ci",
-                "data.datamodule.num_workers=0",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                *overrides,
-            ],
-        )
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    return cfg
-
-
-def test_fast_dev_run_generates_missing_data(tmp_path: Path, data_dir: Path) -> None:
-    train(train_cfg(tmp_path, data_dir, "debug=fdr"))
+def test_fast_dev_run_generates_missing_data(
+    tmp_path: Path, data_dir: Path, tiny_train_config
+) -> None:
+    train(tiny_train_config(tmp_path, data_dir, "debug=fdr"))
     assert (data_dir / "synthgait" / "ci-seed0" / "partition.json").is_file()
     assert (tmp_path / "config.yaml").is_file()
 
 
 def test_short_train_lowers_the_loss_writes_the_report_and_evaluates_again(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, tiny_train_config, compose_config
 ) -> None:
     metrics = train(
-        train_cfg(
+        tiny_train_config(
             tmp_path,
             data_dir,
             "debug=tiny",
@@ -77,22 +56,20 @@ def test_short_train_lowers_the_loss_writes_the_report_and_evaluates_again(
 
     # gaitwave-eval rebuilds the model from the checkpoint alone and gets the same numbers
     again = tmp_path / "eval"
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        eval_cfg = compose(
-            "eval",
-            overrides=[
-                f"ckpt={tmp_path / 'checkpoints' / 'last.ckpt'}",
-                f"paths.output_dir={again}",
-                "trainer.enable_progress_bar=false",
-            ],
-        )
+    eval_cfg = compose_config(
+        "eval",
+        f"ckpt={tmp_path / 'checkpoints' / 'last.ckpt'}",
+        f"paths.output_dir={again}",
+        "trainer.enable_progress_bar=false",
+    )
     assert evaluate_checkpoint(eval_cfg) == pytest.approx(metrics)
     assert (again / "metrics.json").is_file()
 
 
-def test_norm_fusion_with_sine_exponent_and_wandb_logger(tmp_path: Path, data_dir: Path) -> None:
-    cfg = train_cfg(
+def test_norm_fusion_with_sine_exponent_and_wandb_logger(
+    tmp_path: Path, data_dir: Path, tiny_train_config
+) -> None:
+    cfg = tiny_train_config(
         tmp_path,
         data_dir,
         "debug=tiny",

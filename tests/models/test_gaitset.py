@@ -5,11 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 
-from gaitwave.config import config_dir
 from gaitwave.models import GaitHead, GaitSet, HorizontalPooling
 from gaitwave.train import train
 
@@ -68,27 +64,16 @@ def test_parameter_count_matches_opengait():
     assert backbone_params + head.part_fc.weight.numel() == pytest.approx(2.59e6, rel=0.01)
 
 
-def test_experiment_config_trains_a_few_steps(tmp_path: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "experiment=gaitset",
-                "debug=tiny",
-                f"paths.output_dir={tmp_path}",
-                f"paths.data_dir={tmp_path / 'data'}",
-                "data.synthgait.preset=ci",
-                "data.datamodule.num_workers=0",
-                "trainer.max_steps=3",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                "test=false",
-                "backbone.channels=[8,16,16]",
-            ],
-        )
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
+def test_experiment_config_trains_a_few_steps(tmp_path: Path, tiny_train_config):
+    cfg = tiny_train_config(
+        tmp_path,
+        tmp_path / "data",
+        "experiment=gaitset",
+        "debug=tiny",
+        "trainer.max_steps=3",
+        "test=false",
+        "backbone.channels=[8,16,16]",
+    )
     assert cfg.backbone._target_.endswith("GaitSet") and cfg.head.bins == [32, 16, 8, 4, 2]
     train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
