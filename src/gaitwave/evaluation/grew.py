@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from gaitwave.evaluation.distance import iter_part_distance
+from gaitwave.evaluation.protocols import check_rows
 
 GALLERY_TYPES = ("01", "02")
 PROBE_TYPES = ("03",)
@@ -61,15 +62,7 @@ def write_grew_submission(
     type ``01`` or ``02`` and their true ``ids``; probe rows have type ``03`` (their ``ids`` are
     not used) and ``names`` gives their ``videoId``. Other rows are ignored.
     """
-    if not isinstance(emb, Tensor) or emb.dim() != 3:
-        shape = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
-        raise ValueError(f"write_grew_submission: emb must be a tensor [N, C, P], got {shape}")
-    lengths = {"ids": len(ids), "types": len(types), "names": len(names)}
-    wrong = {name: n for name, n in lengths.items() if n != emb.shape[0]}
-    if wrong:
-        raise ValueError(
-            f"write_grew_submission: emb has {emb.shape[0]} rows but {wrong}; pass one per row"
-        )
+    check_rows("write_grew_submission", emb, ids=ids, types=types, names=names)
     types = [str(t) for t in types]
     probe_rows = np.flatnonzero(np.isin(types, PROBE_TYPES))
     gallery_rows = np.flatnonzero(np.isin(types, GALLERY_TYPES))

@@ -156,16 +156,23 @@ def sort_views(views: Sequence[str]) -> list[str]:
     return sorted(set(views), key=key)
 
 
-def _check_rows(emb: Tensor, ids: Sequence, types: Sequence, views: Sequence) -> None:
+def check_rows(caller: str, emb: Tensor, **columns: Sequence | None) -> None:
+    """`emb` is a tensor `[N, C, P]` and every given column (ids, types, ...) has N entries.
+
+    Columns passed as None are not checked. Errors start with `caller`.
+    """
     if not isinstance(emb, Tensor) or emb.dim() != 3:
         shape = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
-        raise ValueError(f"evaluate: emb must be a tensor [N, C, P], got {shape}")
-    lengths = {"ids": len(ids), "types": len(types), "views": len(views)}
+        raise ValueError(f"{caller}: emb must be a tensor [N, C, P], got {shape}")
+    lengths = {name: len(column) for name, column in columns.items() if column is not None}
     wrong = {name: n for name, n in lengths.items() if n != emb.shape[0]}
     if wrong:
+        singular = [name.rstrip("s") for name in lengths]
+        names = " and ".join(
+            [", ".join(singular[:-1]), singular[-1]] if singular[:-1] else singular
+        )
         raise ValueError(
-            f"evaluate: emb has {emb.shape[0]} rows but {wrong}; pass one id, type and view "
-            "per row of emb"
+            f"{caller}: emb has {emb.shape[0]} rows but {wrong}; pass one {names} per row of emb"
         )
 
 
@@ -193,7 +200,7 @@ def view_matrices(
     are computed once, ``chunk_size`` probe rows at a time (see ``part_distance``).
     """
     spec = get_protocol(protocol)
-    _check_rows(emb, ids, types, views)
+    check_rows("evaluate", emb, ids=ids, types=types, views=views)
     emb = emb.detach()
     types = [str(t) for t in types]
     views = [str(v) for v in views]
@@ -386,13 +393,7 @@ def retrieval_metrics(
         raise ValueError(
             f"retrieval_metrics: protocol {spec.name!r} is a view protocol; use evaluate(...)"
         )
-    if not isinstance(emb, Tensor) or emb.dim() != 3:
-        shape = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
-        raise ValueError(f"evaluate: emb must be a tensor [N, C, P], got {shape}")
-    lengths = {"ids": len(ids)} | ({} if types is None else {"types": len(types)})
-    wrong = {name: n for name, n in lengths.items() if n != emb.shape[0]}
-    if wrong:
-        raise ValueError(f"evaluate: emb has {emb.shape[0]} rows but {wrong}; pass one per row")
+    check_rows("evaluate", emb, ids=ids, types=types)
     probe_rows, gallery_rows = _probe_and_gallery_rows(spec, emb.shape[0], types, probe_mask)
     if probe_rows.size == 0 or gallery_rows.size == 0:
         raise ValueError(
