@@ -67,6 +67,28 @@ def test_ranks_take_disjoint_slices_of_the_global_batch(p, world_size):
         assert joined == global_batch  # disjoint positions, union = global batch
 
 
+@pytest.mark.parametrize(("p", "world_size"), [(4, 2), (6, 3)])
+def test_ranks_hold_whole_distinct_ids_when_world_size_divides_p(p, world_size):
+    k = 3
+    for number in range(50):
+        shares = [
+            first(PKSampler(LABELS, p, k, 9, r, world_size, start_batch=number), 1)[0]
+            for r in range(world_size)
+        ]
+        ids = [Counter(LABELS[share].tolist()) for share in shares]
+        for counts in ids:
+            assert len(counts) == p // world_size and set(counts.values()) == {k}
+        assert len(set().union(*ids)) == p  # no id on two ranks
+
+
+def test_each_rank_repeats_its_stream_for_a_seed():
+    for rank in range(2):
+        a = first(PKSampler(LABELS, 4, 2, seed=5, rank=rank, world_size=2), 100)
+        b = first(PKSampler(LABELS, 4, 2, seed=5, rank=rank, world_size=2), 100)
+        c = first(PKSampler(LABELS, 4, 2, seed=6, rank=rank, world_size=2), 100)
+        assert a == b and a != c
+
+
 def test_works_as_a_dataloader_batch_sampler():
     dataset = torch.arange(len(LABELS))
     loader = DataLoader(dataset, batch_sampler=PKSampler(LABELS, 2, 4, seed=0))
