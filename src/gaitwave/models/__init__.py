@@ -5,16 +5,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gaitwave.models.backbones import GaitBase, GaitGL, GaitSet
+from gaitwave.models.backbones import DeepGaitV2, GaitBase, GaitGL, GaitPart, GaitSet
 from gaitwave.models.heads import (
     BNNeck,
     GaitHead,
+    GaitPartHead,
     GeMHorizontalPooling,
     HorizontalPooling,
     PartFC,
+    TemporalFeatureAggregator,
     temporal_max,
 )
-from gaitwave.models.layers import BasicBlock2d, FrameWise, GLConv
+from gaitwave.models.layers import (
+    BasicBlock2d,
+    BasicBlock3D,
+    BasicBlockP3D,
+    FocalConv2d,
+    FrameWise,
+    GLConv,
+    PartConv1d,
+)
 
 
 class GaitModel(nn.Module):
@@ -48,15 +58,23 @@ class GaitModel(nn.Module):
 __all__ = [
     "BNNeck",
     "BasicBlock2d",
+    "BasicBlock3D",
+    "BasicBlockP3D",
+    "DeepGaitV2",
+    "FocalConv2d",
     "FrameWise",
     "GLConv",
     "GaitBase",
     "GaitGL",
     "GaitHead",
     "GaitModel",
+    "GaitPart",
+    "GaitPartHead",
     "GaitSet",
     "GeMHorizontalPooling",
     "HorizontalPooling",
+    "PartConv1d",
     "PartFC",
+    "TemporalFeatureAggregator",
     "temporal_max",
 ]

@@ -1,4 +1,5 @@
-"""Head pieces: temporal max, horizontal (pyramid) pooling, part-wise FCs, BNNeck, GaitHead.
+"""Head pieces: temporal max, horizontal (pyramid) pooling, part-wise FCs, BNNeck, GaitHead, and
+GaitPart's temporal feature aggregator and head.
 
 Shapes: feature maps `[N, C, T, H, W]`, part features and embeddings `[N, C, P]`, logits
 `[N, K, P]` (N sequences, C channels, P parts, K classes).
@@ -13,6 +14,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gaitwave.models.layers import PartConv1d
+
+
+def valid_frames(
+    lengths: torch.Tensor, n: int, t: int, device: torch.device, name: str
+) -> torch.Tensor:
+    """Mask `[N, T]` (bool), True for the valid frames `t < lengths[n]` of each sequence.
+
+    `lengths [N]` (int) must lie in [1, T]; `name` is the caller, for the error message.
+    """
+    if lengths.shape != (n,):
+        raise ValueError(
+            f"{name}: `lengths` must have shape [N] = [{n}], got {tuple(lengths.shape)}"
+        )
+    if bool(((lengths < 1) | (lengths > t)).any()):
+        raise ValueError(
+            f"{name}: every entry of `lengths` must lie in [1, T] = [1, {t}], "
+            f"got {lengths.tolist()}"
+        )
+    return torch.arange(t, device=device) < lengths.to(device)[:, None]
+
 
 def temporal_max(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Max over the valid frames of each sequence: `[N, C, T, H, W] -> [N, C, H, W]`.
@@ -24,18 +46,8 @@ def temporal_max(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.
         raise ValueError(f"temporal_max expects x [N, C, T, H, W], got shape {tuple(x.shape)}")
     if lengths is None:
         return x.amax(dim=2)
-    n, _, t = x.shape[:3]
-    if lengths.shape != (n,):
-        raise ValueError(
-            f"temporal_max: `lengths` must have shape [N] = [{n}], got {tuple(lengths.shape)}"
-        )
-    if bool(((lengths < 1) | (lengths > t)).any()):
-        raise ValueError(
-            f"temporal_max: every entry of `lengths` must lie in [1, T] = [1, {t}], "
-            f"got {lengths.tolist()}"
-        )
-    padding = torch.arange(t, device=x.device) >= lengths.to(x.device)[:, None]  # [N, T]
-    return x.masked_fill(padding[:, None, :, None, None], float("-inf")).amax(dim=2)
+    valid = valid_frames(lengths, x.shape[0], x.shape[2], x.device, "temporal_max")
+    return x.masked_fill(~valid[:, None, :, None, None], float("-inf")).amax(dim=2)
 
 
 def _check_bins(bins: Sequence[int]) -> tuple[int, ...]:
@@ -206,5 +218,142 @@ class GaitHead(nn.Module):
             )
         pooled = self.pooling(temporal_max(feature_maps, lengths))
         embeddings = self.part_fc(pooled)
+        bn_embeddings, logits = self.bnneck(embeddings)
+        return {"embeddings": embeddings, "bn_embeddings": bn_embeddings, "logits": logits}
+
+
+class TemporalFeatureAggregator(nn.Module):
+    """GaitPart's micro-motion capture module: `parts [N, C, T, P] -> [N, C, P]`.
+
+    Per part and frame, two micro-motion templates over a short window of frames, each weighted
+    by its own channel attention, then summed and max-pooled over time:
+
+    - 3-frame branch: template `avg3(x) + max3(x)` (sliding mean and max over the frames t-1..t+1),
+      attention `sigmoid(conv_k1(leaky_relu(conv_k3(x))))`;
+    - 5-frame branch: template `avg5(x) + max5(x)`, attention
+      `sigmoid(conv_k3(leaky_relu(conv_k3(x))))`;
+    - output: `max_t (template3 * attention3 + template5 * attention5)`.
+
+    The temporal convs are bias-free 1D convs with their own weights per part (`PartConv1d`,
+    C -> C / squeeze -> C, zero padding keeping T). As in OpenGait, a sliding mean counts the
+    frames beyond the ends as zeros (it always divides by the window size) and a sliding max
+    ignores them. Any T >= 1 works, shorter than the windows included.
+
+    `lengths [N]` (valid frames per sequence) makes a padded batch equal to each sequence on its
+    own: padding frames are zeroed before the convs and the sliding means, left out of the sliding
+    maxima, zeroed again between the two convs of an attention (the second 3-frame conv would see
+    them) and left out of the final max. Padded frames get zero gradients, never NaN.
+
+    OpenGait names (its `TFA.pooling_func`, a `TemporalFeatureAggregator`): per part p,
+    `conv1d3x1.{p}.{j}.conv.weight` `[C', C, k]` is `conv1d3x1.{j}.weight[p]` here (j = 0, 2), and
+    the same for `conv1d3x3`: stack OpenGait's 16 part weights along a new first axis.
+    """
+
+    def __init__(self, in_channels: int, parts: int = 16, squeeze: int = 4) -> None:
+        super().__init__()
+        hidden = in_channels // squeeze
+        if hidden < 1:
+            raise ValueError(
+                f"TemporalFeatureAggregator: in_channels // squeeze must be >= 1, got "
+                f"in_channels={in_channels}, squeeze={squeeze}"
+            )
+        self.in_channels, self.parts = in_channels, parts
+        self.conv1d3x1 = nn.Sequential(
+            PartConv1d(in_channels, hidden, parts, 3),
+            nn.LeakyReLU(),
+            PartConv1d(hidden, in_channels, parts, 1),
+        )
+        self.conv1d3x3 = nn.Sequential(
+            PartConv1d(in_channels, hidden, parts, 3),
+            nn.LeakyReLU(),
+            PartConv1d(hidden, in_channels, parts, 3),
+        )
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """`x [N, C, T, P]` (per-frame part features), `lengths [N] | None` -> `[N, C, P]`."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[3] != self.parts:
+            raise ValueError(
+                f"TemporalFeatureAggregator expects x [N, C, T, P] = "
+                f"[N, {self.in_channels}, T, {self.parts}], got shape {tuple(x.shape)}"
+            )
+        n, _, t, _ = x.shape
+        x = x.permute(0, 3, 1, 2).contiguous()  # [N, P, C, T]
+        padding = None
+        if lengths is not None:
+            valid = valid_frames(lengths, n, t, x.device, "TemporalFeatureAggregator")
+            padding = ~valid[:, None, None, :]  # [N, 1, 1, T]
+            x = x.masked_fill(padding, 0.0)
+        motion = self._micro_motion(x, padding, self.conv1d3x1, 3) + self._micro_motion(
+            x, padding, self.conv1d3x3, 5
+        )
+        if padding is not None:
+            motion = motion.masked_fill(padding, float("-inf"))
+        return motion.amax(dim=3).transpose(1, 2)
+
+    @staticmethod
+    def _micro_motion(
+        x: torch.Tensor, padding: torch.Tensor | None, attention: nn.Sequential, window: int
+    ) -> torch.Tensor:
+        """Template times attention for `x [N, P, C, T]` (padding frames zero) -> `[N, P, C, T]`;
+        `padding [N, 1, 1, T]` (True for padding frames) or None."""
+        hidden = attention[1](attention[0](x))
+        if padding is not None:
+            hidden = hidden.masked_fill(padding, 0.0)
+        scores = torch.sigmoid(attention[2](hidden))
+        peaks = x if padding is None else x.masked_fill(padding, float("-inf"))
+        flat, flat_peaks = x.flatten(1, 2), peaks.flatten(1, 2)  # [N, P * C, T]
+        template = F.avg_pool1d(flat, window, 1, window // 2) + F.max_pool1d(
+            flat_peaks, window, 1, window // 2
+        )
+        template = template.view_as(x)
+        if padding is not None:  # a window of padding frames only has max -inf
+            template = template.masked_fill(padding, 0.0)
+        return template * scores
+
+
+class GaitPartHead(nn.Module):
+    """GaitPart's head: per-frame horizontal pooling -> temporal aggregator -> part-wise FCs ->
+    BNNeck.
+
+    `forward(feature_maps [N, C, T, H, W], lengths [N] | None)` returns a dict like `GaitHead`'s:
+    `embeddings [N, D, P]` (the part FC output: OpenGait's GaitPart embedding, for triplet
+    losses and evaluation), `bn_embeddings [N, D, P]` and `logits [N, K, P]` (cosine
+    similarities; the BNNeck is a gaitwave addition, absent from OpenGait's GaitPart, so that
+    every loss config works). Each frame is pooled into `P = sum(bins)` parts (mean + max per
+    strip), the `TemporalFeatureAggregator` turns the `[N, C, T, P]` part sequences into
+    `[N, C, P]` (`lengths` masks the padding frames), then `PartFC` maps C -> D per part.
+
+    OpenGait names: `Head.fc_bin` -> `part_fc.weight`; `TFA.pooling_func.*` -> `tfa.*` (see
+    `TemporalFeatureAggregator`); `HPP` has no parameters. CASIA-B: `embed_dim=128, bins=(16,)`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        embed_dim: int = 128,
+        bins: Sequence[int] = (16,),
+        num_classes: int = 74,
+        squeeze: int = 4,
+    ) -> None:
+        super().__init__()
+        self.pooling = HorizontalPooling(bins)
+        parts = self.pooling.parts
+        self.in_channels = in_channels
+        self.tfa = TemporalFeatureAggregator(in_channels, parts, squeeze)
+        self.part_fc = PartFC(in_channels, embed_dim, parts)
+        self.bnneck = BNNeck(embed_dim, parts, num_classes)
+
+    def forward(
+        self, feature_maps: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        if feature_maps.dim() != 5 or feature_maps.shape[1] != self.in_channels:
+            raise ValueError(
+                f"GaitPartHead expects feature maps [N, C, T, H, W] with C = in_channels = "
+                f"{self.in_channels}, got shape {tuple(feature_maps.shape)}"
+            )
+        n, c, t, h, w = feature_maps.shape
+        frames = feature_maps.transpose(1, 2).reshape(n * t, c, h, w)
+        parts = self.pooling(frames).view(n, t, c, -1).transpose(1, 2)  # [N, C, T, P]
+        embeddings = self.part_fc(self.tfa(parts, lengths))
         bn_embeddings, logits = self.bnneck(embeddings)
         return {"embeddings": embeddings, "bn_embeddings": bn_embeddings, "logits": logits}

@@ -8,18 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gaitwave.models.layers import GLConv
+from gaitwave.models.layers import GLConv, mask_padding
 
 #: LTA (local temporal aggregation) kernel and stride: every 3 frames become one
 TEMPORAL_STRIDE = 3
-
-
-def _mask_padding(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Zero the frames `t >= lengths[n]` of `x [N, C, T, H, W]`; `None` leaves `x` as it is."""
-    if lengths is None:
-        return x
-    valid = torch.arange(x.shape[2], device=x.device) < lengths.to(x.device)[:, None]  # [N, T]
-    return x * valid[:, None, :, None, None].to(x.dtype)
 
 
 class GaitGL(nn.Module):
@@ -108,12 +100,12 @@ class GaitGL(nn.Module):
                 f"T={frames.shape[1]}; sample longer clips"
             )
         out_lengths = None if lengths is None else self.out_lengths(lengths)
-        x = _mask_padding(frames.unsqueeze(1), lengths)
+        x = mask_padding(frames.unsqueeze(1), lengths)
         for conv in self.stem:
-            x = _mask_padding(F.leaky_relu(conv(x)), lengths)
-        x = _mask_padding(F.leaky_relu(self.lta(x)), out_lengths)
+            x = mask_padding(F.leaky_relu(conv(x)), lengths)
+        x = mask_padding(F.leaky_relu(self.lta(x)), out_lengths)
         for index, block in enumerate(self.blocks):
-            x = _mask_padding(block(x), out_lengths)
+            x = mask_padding(block(x), out_lengths)
             if index == self.pool_after:
                 x = self.pool(x)
         return x
