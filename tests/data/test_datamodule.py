@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from pathlib import Path
 from types import SimpleNamespace
@@ -226,3 +227,37 @@ def test_lightning_trainer_runs_by_steps(dataset):
     trainer.fit(module, datamodule=dm)
     assert module.train_shapes == [((12, 8, 64, 44), (12,))] * 3
     assert sorted(module.val_indexes) == list(range(len(dm.test_records)))
+
+
+def test_test_probe_mask_from_probe_set(tmp_path, caplog):
+    root = tmp_path / "gait3d"
+    write_dataset(root)
+    dm = make(root)
+    assert dm.test_probe_mask is None  # no PROBE_SET in the partition
+    probes = ["007-nm-01-000", "009-bg-01-090"]
+    strays = ["001-nm-01-000", "123-nm-01-000"]  # a training sequence, a sequence not on disk
+    partition = json.loads((root / "partition.json").read_text())
+    (root / "probes.json").write_text(json.dumps(partition | {"PROBE_SET": probes + strays}))
+    dm = make(root, partition=root / "probes.json")
+    with caplog.at_level(logging.WARNING, logger="gaitwave.data.datamodule"):
+        mask = dm.test_probe_mask
+    assert len(mask) == len(dm.test_records)
+    flagged = [f"{r.id}-{r.type}-{r.view}" for r, m in zip(dm.test_records, mask, strict=True) if m]
+    assert flagged == probes
+    assert "2 PROBE_SET entries match no test sequence" in caplog.text
+    assert all(entry in caplog.text for entry in strays)
+
+
+def test_missing_prepared_dataset_names_the_key_and_the_command(tmp_path):
+    missing = tmp_path / "casiab"
+    dm = make(missing, layout="casiab")
+    with pytest.raises(FileNotFoundError) as error:
+        dm.setup("fit")
+    message = str(error.value)
+    assert "data.datamodule.root" in message
+    assert f"gaitwave-prepare raw=<raw casiab tree> out={missing} layout=casiab" in message
+    missing.mkdir()
+    with pytest.raises(FileNotFoundError) as error:
+        make(missing, layout="gait3d").setup("fit")
+    message = str(error.value)
+    assert "data.datamodule.partition" in message and "layout=gait3d" in message

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gaitwave.data.index import DatasetLayoutError, SequenceRecord, build_index, load_partition
+from gaitwave.data.index import (
+    DatasetLayoutError,
+    SequenceRecord,
+    build_index,
+    load_partition,
+    match_probe_set,
+)
 
 TYPES = ("nm-01", "nm-02", "bg-01")
 VIEWS = ("000", "090")
@@ -153,3 +159,85 @@ def test_integer_ids_in_partition_are_strings(tmp_path):
 def test_missing_root(tmp_path):
     with pytest.raises(FileNotFoundError, match="make synth"):
         build_index(tmp_path / "nowhere", tmp_path / "p.json", "train")
+
+
+def test_expected_views_pass_and_unknown_views_are_named(tmp_path):
+    write_tree(tmp_path, ["001", "002"])
+    partition = write_partition(tmp_path, ["001"], ["002"])
+    assert len(build_index(tmp_path, partition, "train", views=["000", "090", "180"])) == 6
+    odd = tmp_path / "001" / "bg-01" / "45"
+    (odd / "45.pkl").parent.mkdir()
+    (odd / "45.pkl").write_bytes(b"x")
+    with pytest.raises(DatasetLayoutError, match="1 view folder") as error:
+        build_index(tmp_path, partition, "train", views=["000", "090"])
+    message = str(error.value)
+    assert str(odd) in message and "data.datamodule.views=null" in message
+    assert len(build_index(tmp_path, partition, "train", views=None)) == 7
+    assert len(build_index(tmp_path, partition, "test", views=["000", "090"])) == 6
+
+
+def test_exclude_train_ids(tmp_path, caplog):
+    write_tree(tmp_path, ["001", "005", "006", "075"])
+    partition = write_partition(tmp_path, ["001", "005", "006"], ["075"])
+    with caplog.at_level(logging.INFO, logger="gaitwave.data.index"):
+        index = build_index(tmp_path, partition, "train", exclude_train_ids=["005"])
+    assert index.ids == ["001", "006"] and index.label_of == {"001": 0, "006": 1}
+    assert {r.id for r in index.records} == {"001", "006"}
+    assert index.unlisted_ids == [] and index.missing_ids == []
+    assert "1 training id(s) excluded" in caplog.text
+    assert build_index(tmp_path, partition, "test", exclude_train_ids=["005"]).ids == ["075"]
+    with pytest.raises(DatasetLayoutError, match=r"\['5'\] not in TRAIN_SET") as error:
+        build_index(tmp_path, partition, "train", exclude_train_ids=["5"])
+    assert str(partition) in str(error.value)
+
+
+@pytest.mark.parametrize("listed_in", ["nowhere", "TEST_SET", "TRAIN_SET"])
+def test_test_only_ids_join_the_test_split(tmp_path, caplog, listed_in):
+    write_tree(tmp_path, ["001", "002", "010", "probe"])
+    train, test = ["001", "002"], ["010"]
+    {"nowhere": [], "TEST_SET": test, "TRAIN_SET": train}[listed_in].append("probe")
+    partition = write_partition(tmp_path, train, test)
+    with caplog.at_level(logging.INFO, logger="gaitwave.data.index"):
+        train_index = build_index(tmp_path, partition, "train", test_only_ids=["probe"])
+        test_index = build_index(tmp_path, partition, "test", test_only_ids=["probe"])
+    assert train_index.ids == ["001", "002"]
+    assert test_index.ids == ["010", "probe"]
+    assert train_index.unlisted_ids == [] == test_index.unlisted_ids
+    assert ("join the test split" in caplog.text) == (listed_in != "TEST_SET")
+    assert ("kept out of training" in caplog.text) == (listed_in == "TRAIN_SET")
+
+
+def test_test_only_id_absent_from_disk_is_not_missing(tmp_path):
+    write_tree(tmp_path, ["001", "010"])
+    partition = write_partition(tmp_path, ["001"], ["010"])
+    index = build_index(tmp_path, partition, "test", test_only_ids=["probe"])
+    assert index.ids == ["010"] and index.missing_ids == []
+
+
+def test_match_probe_set():
+    records = [
+        SequenceRecord(id_, type_, view, Path(f"{id_}/{type_}/{view}"))
+        for id_, type_, view in [
+            ("0001", "camid0_videoid2", "seq0"),
+            ("0001", "camid3_videoid1", "seq1"),
+            ("0002", "camid0_videoid2", "seq0"),
+        ]
+    ]
+    entries = ["0002-camid0_videoid2-seq0", "0001-camid3_videoid1-seq1", "0009-camid0-seq0"]
+    mask, unmatched = match_probe_set(records, [*entries, entries[0]])
+    assert mask == [False, True, True]
+    assert unmatched == ["0009-camid0-seq0"]
+    assert records[1].key == "0001-camid3_videoid1-seq1"
+
+
+def test_probe_set_must_be_a_list(tmp_path):
+    path = write_partition(tmp_path, ["001"], [], PROBE_SET="0001-a-b")
+    with pytest.raises(DatasetLayoutError, match="'PROBE_SET' is not a list") as error:
+        load_partition(path)
+    assert str(path) in str(error.value)
+    entries = ["0001-a-b"]
+    assert load_partition(write_partition(tmp_path, ["001"], [], PROBE_SET=entries)) == {
+        "TRAIN_SET": ["001"],
+        "TEST_SET": [],
+        "PROBE_SET": entries,
+    }

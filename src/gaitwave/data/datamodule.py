@@ -10,12 +10,17 @@ keyed by (seed, global batch number, position in the global batch), so the data 
 depend on the number of workers or processes, and resuming continues it (the first batch is
 `trainer.global_step * accumulate_grad_batches`). Use `Trainer(use_distributed_sampler=False)`:
 the loaders split the data over ranks themselves.
+
+Errors: a sequence that cannot be loaded or transformed, in the main process or in a DataLoader
+worker, raises an error whose message names its file (`SequenceFormatError` /
+`UnsafePickleError` from the readers, `SequenceLoadError` for anything else).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -24,8 +29,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from gaitwave.data.frames import FRAME_MODES, FrameSampler
-from gaitwave.data.index import SequenceIndex, SequenceRecord, build_index
-from gaitwave.data.readers import load_sequence
+from gaitwave.data.index import (
+    SequenceIndex,
+    SequenceRecord,
+    build_index,
+    load_partition,
+    match_probe_set,
+    preview,
+)
+from gaitwave.data.readers import SequenceFormatError, UnsafePickleError, load_sequence
 from gaitwave.data.sampler import PKSampler
 from gaitwave.data.transforms import Compose, Resize, Transform
 
@@ -38,6 +50,26 @@ _CLIP_STREAM = 2
 _LEVELS = np.float32(255.0)
 
 ClipKey = tuple[int, tuple[int, ...], int | None]  # (record index, rng entropy, clip length)
+
+
+class SequenceLoadError(RuntimeError):
+    """A sequence that failed to load or transform for a reason the readers do not check."""
+
+
+@contextmanager
+def naming_the_file(record: SequenceRecord) -> Iterator[None]:
+    """Re-raise any error while loading or transforming `record` with its file in the message
+    (errors of the readers name it already), so a DataLoader worker's error says which file."""
+    try:
+        yield
+    except (SequenceFormatError, UnsafePickleError, SequenceLoadError):
+        raise
+    except Exception as error:
+        raise SequenceLoadError(
+            f"{record.path} (id {record.id}, type {record.type}, view {record.view}): "
+            f"{type(error).__name__}: {error}; check or regenerate this sequence (or delete "
+            "its folder)"
+        ) from error
 
 
 class SequenceStore:
@@ -58,8 +90,9 @@ class SequenceStore:
             self.cached = [self._load(i) for i in range(len(self.records))]
 
     def _load(self, position: int) -> np.ndarray:
-        sequence = load_sequence(self.records[position].path)
-        return sequence if self.resize is None else self.resize(sequence)
+        with naming_the_file(self.records[position]):
+            sequence = load_sequence(self.records[position].path)
+            return sequence if self.resize is None else self.resize(sequence)
 
     def frames(
         self,
@@ -108,8 +141,10 @@ class TrainClips(Dataset):
     def __getitem__(self, key: ClipKey) -> tuple[np.ndarray, int]:
         position, entropy, count = key
         rng = np.random.default_rng(entropy)
-        clip = self.store.frames(position, self.frame_sampler, rng, count)
-        return np.ascontiguousarray(self.transform(clip, rng)), self.labels[position]
+        with naming_the_file(self.store.records[position]):
+            clip = self.store.frames(position, self.frame_sampler, rng, count)
+            clip = np.ascontiguousarray(self.transform(clip, rng))
+        return clip, self.labels[position]
 
 
 class EvalSequences(Dataset):
@@ -123,7 +158,8 @@ class EvalSequences(Dataset):
         return len(self.store.records)
 
     def __getitem__(self, position: int) -> tuple[np.ndarray, int]:
-        return self.store.frames(position, self.all_frames, rng=None), position
+        with naming_the_file(self.store.records[position]):
+            return self.store.frames(position, self.all_frames, rng=None), position
 
 
 class ClipBatches(Sampler[list[ClipKey]]):
@@ -204,7 +240,15 @@ class GaitDataModule(L.LightningDataModule):
 
     Args:
         root: dataset root, `root/<id>/<type>/<view>/*.pkl` (or `.npz`, or PNG frames).
-        partition: JSON with TRAIN_SET and TEST_SET (default `root/partition.json`).
+        partition: JSON with TRAIN_SET and TEST_SET (default `root/partition.json`), and
+            PROBE_SET for Gait3D (see `test_probe_mask`).
+        layout: the `gaitwave-prepare layout=` that creates `root` from a dataset's raw
+            silhouettes (casiab, oumvlp, gait3d, grew), named by the error when `root` is
+            missing; None for SynthGait or a dataset of your own.
+        views: the expected view folder names; another one is an error. None: no check.
+        exclude_train_ids: TRAIN_SET ids left out of training (CASIA-B's 73-id variant: [005]).
+        test_only_ids: ids in the test split even when TEST_SET does not list them, never in
+            training (GREW: [probe], the official test probes with hidden labels).
         sampler: [P, K], ids per batch and sequences per id (global, over all ranks).
         train_frames: clip length (fixed modes) for training.
         frame_mode: one of `FRAME_MODES` for training clips.
@@ -224,6 +268,10 @@ class GaitDataModule(L.LightningDataModule):
         self,
         root: str | Path,
         partition: str | Path | None = None,
+        layout: str | None = None,
+        views: Sequence[str] | None = None,
+        exclude_train_ids: Sequence[str] = (),
+        test_only_ids: Sequence[str] = (),
         sampler: Sequence[int] = (8, 16),
         train_frames: int = 30,
         frame_mode: str = "fixed_unordered",
@@ -253,6 +301,10 @@ class GaitDataModule(L.LightningDataModule):
             raise ValueError(f"test_batch_size={test_batch_size} must be >= 1")
         self.root = Path(root)
         self.partition = Path(partition) if partition is not None else self.root / "partition.json"
+        self.layout = layout
+        self.views = None if views is None else [str(view) for view in views]
+        self.exclude_train_ids = [str(id_) for id_ in exclude_train_ids]
+        self.test_only_ids = [str(id_) for id_ in test_only_ids]
         self.p, self.k = int(sampler[0]), int(sampler[1])
         self.frame_sampler = FrameSampler(
             mode=frame_mode,
@@ -270,28 +322,46 @@ class GaitDataModule(L.LightningDataModule):
         self.modality = modality
         self.train_index: SequenceIndex | None = None
         self.test_index: SequenceIndex | None = None
+        self._test_probe_mask: list[bool] | None = None
         self._stores: dict[str, SequenceStore] = {}
 
     # ---- indexes ----
+
+    def _create_hint(self) -> str:
+        """The command that creates `root` (and its partition file)."""
+        if self.layout is None:
+            return (
+                f"generate SynthGait with `gaitwave-synth root={self.root}` (or `make synth`), "
+                "which writes it"
+            )
+        return (
+            f"create it from the raw silhouettes with `gaitwave-prepare raw=<raw {self.layout} "
+            f"tree> out={self.root} layout={self.layout}` (add partition=<the dataset's "
+            "partition JSON> where the dataset publishes one)"
+        )
 
     def setup(self, stage: str | None = None) -> None:
         """Index the train and test splits (directory listings only; cheap, idempotent)."""
         if not self.root.is_dir():
             raise FileNotFoundError(
-                f"dataset root {self.root} not found: generate SynthGait with "
-                f"`gaitwave-synth root={self.root}` (or `make synth`), or set "
-                "data.datamodule.root to your dataset"
+                f"dataset root {self.root} (data.datamodule.root) not found: "
+                f"{self._create_hint()}, or set data.datamodule.root to your copy"
             )
         if not self.partition.is_file():
             raise FileNotFoundError(
-                f"partition file {self.partition} not found: generate SynthGait with "
-                f"`gaitwave-synth root={self.root}` (or `make synth`), which writes it, or set "
-                "data.datamodule.partition to your dataset's JSON"
+                f"partition file {self.partition} (data.datamodule.partition) not found: "
+                f"{self._create_hint()}, or set data.datamodule.partition to your JSON"
             )
+        options = dict(
+            modality=self.modality,
+            views=self.views,
+            test_only_ids=self.test_only_ids,
+            exclude_train_ids=self.exclude_train_ids,
+        )
         if self.train_index is None:
-            self.train_index = build_index(self.root, self.partition, "train", self.modality)
+            self.train_index = build_index(self.root, self.partition, "train", **options)
         if self.test_index is None:
-            self.test_index = build_index(self.root, self.partition, "test", self.modality)
+            self.test_index = build_index(self.root, self.partition, "test", **options)
 
     def _indexes(self) -> tuple[SequenceIndex, SequenceIndex]:
         if self.train_index is None or self.test_index is None:
@@ -311,6 +381,34 @@ class GaitDataModule(L.LightningDataModule):
     def test_records(self) -> list[SequenceRecord]:
         """The test-split sequences; test batches' `index` points into this list."""
         return self._indexes()[1].records
+
+    @property
+    def test_probe_mask(self) -> list[bool] | None:
+        """Whether each test record (in `test_records` order) is a probe, from the partition's
+        PROBE_SET `"<id>-<type>-<view>"` entries; None when the partition has no PROBE_SET.
+
+        Entries that match no test sequence are counted and reported (a warning).
+        """
+        if self._test_probe_mask is None:
+            probe_set = load_partition(self.partition).get("PROBE_SET")
+            if probe_set is None:
+                return None
+            mask, unmatched = match_probe_set(self.test_records, probe_set)
+            log.info(
+                "%s: %d of %d PROBE_SET entries are test probes",
+                self.partition,
+                sum(mask),
+                len(set(probe_set)),
+            )
+            if unmatched:
+                log.warning(
+                    "%s: %d PROBE_SET entries match no test sequence (not evaluated): %s",
+                    self.partition,
+                    len(unmatched),
+                    preview(unmatched),
+                )
+            self._test_probe_mask = mask
+        return self._test_probe_mask
 
     def _store(self, split: str) -> SequenceStore:
         if split not in self._stores:

@@ -5,6 +5,12 @@ A view folder holding several `.pkl`/`.npz` files has one file per modality, in 
 `modality` picks one (the first by default). A view folder holding only `.png` frames is a
 sequence in the PNG layout: the record's path is the folder. Files directly under the root
 (`partition.json`, `synthgait.yaml`, ...) are ignored.
+
+Split membership comes from the partition's `TRAIN_SET` / `TEST_SET`, adjusted by two options:
+`exclude_train_ids` (e.g. CASIA-B's 73-id variant without 005) and `test_only_ids` (ids that
+always belong to the test split and never to training, listed in TEST_SET or not, e.g. GREW's
+`probe` folder of official test probes with hidden labels). Gait3D's `PROBE_SET`
+(`"<id>-<type>-<view>"` entries) is matched to test records by `match_probe_set`.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ class DatasetLayoutError(ValueError):
     """A dataset folder or partition file that does not match the expected layout."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SequenceRecord:
     """One sequence on disk: subject `id`, walking condition `type`, camera `view`, `path`."""
 
@@ -37,6 +43,11 @@ class SequenceRecord:
     type: str
     view: str
     path: Path
+
+    @property
+    def key(self) -> str:
+        """`"<id>-<type>-<view>"`, the spelling of Gait3D's PROBE_SET entries."""
+        return f"{self.id}-{self.type}-{self.view}"
 
 
 @dataclass
@@ -68,12 +79,14 @@ class SequenceIndex:
 
 
 def load_partition(path: Path | str) -> dict[str, list[str]]:
-    """Read a partition JSON with `TRAIN_SET` and `TEST_SET` id lists (ids as strings)."""
+    """Read a partition JSON with `TRAIN_SET` and `TEST_SET` id lists (ids as strings) and an
+    optional `PROBE_SET` list of `"<id>-<type>-<view>"` entries."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"partition file {path} not found; generate SynthGait with `gaitwave-synth "
-            "root=...` (or `make synth`), or point `partition=` at your dataset's JSON"
+            "root=...` (or `make synth`), prepare a dataset with `gaitwave-prepare raw=... "
+            "out=... layout=...`, or point `partition=` at your dataset's JSON"
         )
     try:
         partition = json.loads(path.read_text())
@@ -87,6 +100,11 @@ def load_partition(path: Path | str) -> dict[str, list[str]]:
                 f"{path}: key '{key}' is missing or not a list of ids; add it, e.g. "
                 f'"{key}": ["001", "002"]'
             )
+    if "PROBE_SET" in partition and not isinstance(partition["PROBE_SET"], list):
+        raise DatasetLayoutError(
+            f"{path}: key 'PROBE_SET' is not a list; give a list of \"<id>-<type>-<view>\" "
+            "entries (Gait3D) or drop the key"
+        )
     return {key: [str(i) for i in value] for key, value in partition.items()}
 
 
@@ -132,8 +150,58 @@ def _sequence_path(view_folder: str, modality: int) -> Path | None:
     return None
 
 
+def _split_ids(
+    lists: dict[str, list[str]],
+    partition: Path | str,
+    split: str,
+    on_disk: set[str],
+    test_only_ids: Sequence[str],
+    exclude_train_ids: Sequence[str],
+) -> set[str]:
+    """The ids of `split`: its partition list, less `exclude_train_ids` (train), with the
+    `test_only_ids` on disk moved out of training and into the test split."""
+    train, test = set(lists[SPLIT_KEYS["train"]]), set(lists[SPLIT_KEYS["test"]])
+    unknown = sorted(set(exclude_train_ids) - train)
+    if unknown:
+        raise DatasetLayoutError(
+            f"exclude_train_ids (data.datamodule.exclude_train_ids): {unknown} not in TRAIN_SET "
+            f"of {partition}; give training ids as the partition spells them, e.g. [005]"
+        )
+    test_only = set(test_only_ids)
+    if split == "train":
+        for id_ in sorted(test_only & train):
+            log.warning(
+                "%s: id '%s' is test-only (test_only_ids) but listed in TRAIN_SET; it is kept "
+                "out of training",
+                partition,
+                id_,
+            )
+        if exclude_train_ids:
+            log.info(
+                "%d training id(s) excluded (exclude_train_ids): %s",
+                len(set(exclude_train_ids)),
+                preview(sorted(set(exclude_train_ids))),
+            )
+        return train - test_only - set(exclude_train_ids)
+    joining = sorted((test_only & on_disk) - test)
+    if joining:
+        log.info(
+            "test-only id folder(s) %s join the test split although TEST_SET of %s does not "
+            "list them (test_only_ids)",
+            joining,
+            partition,
+        )
+    return test | (test_only & on_disk)
+
+
 def build_index(
-    root: Path | str, partition: Path | str, split: str, modality: int = 0
+    root: Path | str,
+    partition: Path | str,
+    split: str,
+    modality: int = 0,
+    views: Sequence[str] | None = None,
+    test_only_ids: Sequence[str] = (),
+    exclude_train_ids: Sequence[str] = (),
 ) -> SequenceIndex:
     """Index the sequences of `split` ("train" or "test") under `root`.
 
@@ -142,6 +210,9 @@ def build_index(
         partition: JSON file with `TRAIN_SET` and `TEST_SET`.
         split: which list to index.
         modality: which of the sorted files of a view folder to use.
+        views: the expected view folder names; another name is an error. None: no check.
+        test_only_ids: ids always in the test split (if on disk) and never in training.
+        exclude_train_ids: TRAIN_SET ids left out of training (e.g. ["005"]).
     """
     if split not in SPLIT_KEYS:
         raise ValueError(f"split '{split}' is not one of {sorted(SPLIT_KEYS)}")
@@ -149,17 +220,21 @@ def build_index(
     if not root.is_dir():
         raise FileNotFoundError(
             f"dataset root {root} not found; generate SynthGait with `gaitwave-synth "
-            "root=...` (or `make synth`), or point `root=` at your dataset"
+            "root=...` (or `make synth`), prepare a dataset with `gaitwave-prepare raw=... "
+            "out=... layout=...`, or point `root=` at your dataset"
         )
     lists = load_partition(partition)
-    wanted = set(lists[SPLIT_KEYS[split]])
-    listed = set(lists[SPLIT_KEYS["train"]]) | set(lists[SPLIT_KEYS["test"]])
-
     with os.scandir(root) as entries:
         id_folders = sorted((e for e in entries if e.is_dir()), key=lambda e: e.name)
-    unlisted = [e.name for e in id_folders if e.name not in listed]
+    on_disk = {e.name for e in id_folders}
+    wanted = _split_ids(lists, partition, split, on_disk, test_only_ids, exclude_train_ids)
+    listed = set(lists[SPLIT_KEYS["train"]]) | set(lists[SPLIT_KEYS["test"]]) | set(test_only_ids)
+    unlisted = [name for name in sorted(on_disk) if name not in listed]
+    expected_views = None if views is None else frozenset(views)
+
     records: list[SequenceRecord] = []
     empty: list[Path] = []
+    unknown_views: list[str] = []
     for id_folder in id_folders:
         if id_folder.name not in wanted:
             continue
@@ -171,6 +246,9 @@ def build_index(
             if not view_folders:
                 empty.append(Path(type_folder.path))
             for view_folder in view_folders:
+                if expected_views is not None and view_folder.name not in expected_views:
+                    unknown_views.append(view_folder.path)
+                    continue
                 path = _sequence_path(view_folder.path, modality)
                 if path is None:
                     empty.append(Path(view_folder.path))
@@ -179,6 +257,13 @@ def build_index(
                     SequenceRecord(id_folder.name, type_folder.name, view_folder.name, path)
                 )
 
+    if unknown_views:
+        raise DatasetLayoutError(
+            f"{root}: {len(unknown_views)} view folder(s) not among the expected views "
+            f"{sorted(expected_views)} (data.datamodule.views): {preview(unknown_views)}; "
+            "rename or move them, add the view to data.datamodule.views, or drop the check "
+            "with data.datamodule.views=null"
+        )
     if not records:
         raise DatasetLayoutError(
             f"{root}: no sequence of the {split} split ({len(wanted)} ids in "
@@ -199,6 +284,21 @@ def build_index(
     return index
 
 
+def match_probe_set(
+    records: Sequence[SequenceRecord], probe_set: Sequence[str]
+) -> tuple[list[bool], list[str]]:
+    """Flag the records named by PROBE_SET entries `"<id>-<type>-<view>"`.
+
+    Returns:
+        the flag of every record, in record order, and the entries that match no record
+        (sorted, each once).
+    """
+    wanted = set(probe_set)
+    mask = [record.key in wanted for record in records]
+    unmatched = sorted(wanted - {record.key for record in records})
+    return mask, unmatched
+
+
 def _report(index: SequenceIndex, root: Path, split: str) -> None:
     log.info(
         "%s split of %s: %d sequences of %d ids", split, root, len(index.records), len(index.ids)
@@ -208,7 +308,7 @@ def _report(index: SequenceIndex, root: Path, split: str) -> None:
             "%s: %d id folder(s) in neither TRAIN_SET nor TEST_SET are ignored: %s",
             root,
             len(index.unlisted_ids),
-            _preview(index.unlisted_ids),
+            preview(index.unlisted_ids),
         )
     if index.missing_ids:
         log.warning(
@@ -216,17 +316,17 @@ def _report(index: SequenceIndex, root: Path, split: str) -> None:
             root,
             len(index.missing_ids),
             split,
-            _preview(index.missing_ids),
+            preview(index.missing_ids),
         )
     if index.empty_folders:
         log.warning(
             "%s: %d empty folder(s) skipped: %s",
             root,
             len(index.empty_folders),
-            _preview([str(p) for p in index.empty_folders]),
+            preview([str(p) for p in index.empty_folders]),
         )
 
 
-def _preview(items: Sequence[str], limit: int = 5) -> str:
+def preview(items: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")

@@ -86,7 +86,9 @@ def _load_pickle(path: Path) -> object:
             ) from None
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
             raise SequenceFormatError(
-                f"{path}: the pickle is truncated or corrupt ({error}); regenerate it"
+                f"{path}: the pickle is truncated or corrupt ({error}); regenerate it "
+                "(`gaitwave-prepare` for real data, `gaitwave-synth` for SynthGait) or delete "
+                "the sequence folder"
             ) from error
 
 
