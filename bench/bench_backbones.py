@@ -43,6 +43,7 @@ MODELS: dict[str, tuple[list[str], float | None]] = {
         ["backbone=gaitbase", "backbone.channels=[64,128,256,512]", "head.embed_dim=256"],
         None,
     ),
+    "gaitbase_cpu": (["backbone=gaitbase"], None),  # the CPU default (widths 8..64)
     "deepgaitv2_p3d": (["experiment=deepgaitv2"], 1.39),
     "deepgaitv2_p3d_1441": (["experiment=deepgaitv2", "backbone.layers=[1,4,4,1]"], 2.84),
     "deepgaitv2_2d": (["experiment=deepgaitv2", "backbone.mode=2d"], None),
@@ -148,20 +149,27 @@ def switches(args: argparse.Namespace) -> None:
             ):
                 off, on, ratio = compare(make(plain), make(fast), device, args.repeats, 1)
                 print(f"| {name} | {label} | {off:.2f} | {on:.2f} | {ratio:.2f} | |", flush=True)
-        eager = build(overrides)
-        compiled = build(overrides)
-        compiled.model = torch.compile(compiled.model)
-        start = time.perf_counter()
-        inference(compiled, args.batch)()
-        compile_s = time.perf_counter() - start
-        off, on, ratio = compare(
-            inference(eager, args.batch), inference(compiled, args.batch), device, args.repeats, 1
-        )
-        print(
-            f"| {name} | torch.compile, inference | {off:.2f} | {on:.2f} | {ratio:.2f} | "
-            f"first call {compile_s:.0f} s |",
-            flush=True,
-        )
+        for label, make in (
+            ("torch.compile, inference", lambda m: inference(m, args.batch)),
+            (
+                "torch.compile, train step",
+                lambda m: training_step(m, tuple(args.train_size), args.train_frames),
+            ),
+        ):
+            torch._dynamo.reset()  # a fresh compile per workload (shapes differ)
+            eager = build(overrides)
+            compiled = build(overrides)
+            compiled.model = torch.compile(compiled.model)
+            eager_work, compiled_work = make(eager), make(compiled)
+            start = time.perf_counter()
+            compiled_work()
+            compile_s = time.perf_counter() - start
+            off, on, ratio = compare(eager_work, compiled_work, device, args.repeats, 1)
+            print(
+                f"| {name} | {label} | {off:.2f} | {on:.2f} | {ratio:.2f} | "
+                f"first call {compile_s:.0f} s |",
+                flush=True,
+            )
 
 
 def main() -> None:

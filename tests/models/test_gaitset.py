@@ -12,7 +12,7 @@ from gaitwave.train import train
 SMALL = {"channels": (4, 8, 8)}
 
 
-@pytest.mark.parametrize(("height", "width"), [(32, 22), (64, 44)])
+@pytest.mark.parametrize(("height", "width"), [(32, 22), (64, 44), (128, 88)])
 def test_feature_map_shapes(height, width):
     backbone = GaitSet(**SMALL)
     maps = backbone(torch.rand(2, 5, height, width))
