@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import lightning as L
 import numpy as np
 import torch
@@ -231,8 +232,11 @@ def collate_padded(items: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tenso
 
 
 def _seed_worker(worker_id: int) -> None:
-    """Seed numpy's global RNG in a worker from its torch seed (itself from `seed`)."""
+    """Seed numpy's global RNG in a worker from its torch seed (itself from `seed`); one OpenCV
+    thread per worker (its thread pool slows the warps of small frames down, and the workers
+    already run in parallel)."""
     np.random.seed(torch.initial_seed() % 2**32)
+    cv2.setNumThreads(1)
 
 
 class GaitDataModule(L.LightningDataModule):
