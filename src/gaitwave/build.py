@@ -44,12 +44,21 @@ def build_module(cfg: DictConfig, num_classes: int) -> GaitModule:
         terms=build_terms(cfg.loss),
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
-        protocol=cfg.data.protocol,
+        protocol=protocol_config(cfg.data),
         metric=cfg.data.get("metric", "euc"),
         eval_feature=cfg.get("eval_feature", "embeddings"),
         config=OmegaConf.to_container(cfg, resolve=True),
         num_classes=num_classes,
     )
+
+
+def protocol_config(data_cfg: DictConfig) -> str | dict:
+    """`data.protocol`: a name (`casiab`; what older checkpoints store) or the `protocol:`
+    subtree as a plain dict (parsed and checked by `GaitModule`)."""
+    protocol = data_cfg.protocol
+    if isinstance(protocol, DictConfig):
+        return OmegaConf.to_container(protocol, resolve=True)
+    return protocol
 
 
 def build_callbacks(cfg: DictConfig) -> list[Callback]:

@@ -2,6 +2,7 @@
 
     gaitwave-eval ckpt=outputs/train/runs/<run>/checkpoints/last.ckpt
     gaitwave-eval ckpt=... data=synthgait data.synthgait.seed=1      # another dataset
+    gaitwave-eval ckpt=... data=grew grew_submission=submission.csv  # GREW challenge CSV
 
 Checkpoints hold the resolved training config and plain tensors (they load with
 `weights_only=True`); the model is rebuilt from that config, never unpickled.
@@ -20,8 +21,10 @@ from rich.console import Console
 
 from gaitwave.build import build_module
 from gaitwave.config import config_dir
+from gaitwave.evaluation import write_grew_submission
+from gaitwave.evaluation.protocols import headline_key
 from gaitwave.evaluation.report import write_report
-from gaitwave.module import GaitModule
+from gaitwave.module import EvalSplit, GaitModule
 from gaitwave.train import ensure_data
 
 
@@ -41,8 +44,14 @@ def load_checkpoint(path: str | Path) -> tuple[DictConfig, int, dict[str, Any]]:
 
 
 def evaluate_checkpoint(cfg: DictConfig) -> dict[str, float]:
-    """Evaluate `cfg.ckpt` on `cfg.data` (or the training data); write the report to the run
-    folder and return the flat metrics (percent)."""
+    """Evaluate `cfg.ckpt` (see `run_evaluation`) and return the flat metrics (percent)."""
+    return run_evaluation(cfg)[0]
+
+
+def run_evaluation(cfg: DictConfig) -> tuple[dict[str, float], GaitModule]:
+    """Evaluate `cfg.ckpt` on `cfg.data` (or the training data); write the report (and, with
+    `cfg.grew_submission`, the GREW challenge CSV) to the run folder and return the flat metrics
+    (percent) and the module."""
     train_cfg, num_classes, state_dict = load_checkpoint(cfg.ckpt)
     with open_dict(train_cfg):
         if cfg.get("data") is not None:
@@ -53,6 +62,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, float]:
                 target[key] = cfg[key]
     module: GaitModule = build_module(train_cfg, num_classes=num_classes)
     module.load_state_dict(state_dict)
+    module.keep_test_split = bool(cfg.get("grew_submission"))
 
     ensure_data(train_cfg.data)
     datamodule = instantiate(train_cfg.data.datamodule)
@@ -63,15 +73,29 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, float]:
         out_dir = Path(cfg.paths.output_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-        write_report(results["matrices"], results["metrics"], out_dir, console=Console())
-        Console().print(f"Run folder: {out_dir}")
-    return results["metrics"]
+        title = f"{module.protocol.name}: test metrics (%)"
+        console = Console()
+        write_report(results["matrices"], results["metrics"], out_dir, console, title=title)
+        if cfg.get("grew_submission"):
+            path = write_submission(results["split"], out_dir / cfg.grew_submission, module.metric)
+            console.print(f"GREW submission (top-20 gallery ids per type-03 probe): {path}")
+        console.print(f"Run folder: {out_dir}")
+    return results["metrics"], module
+
+
+def write_submission(split: EvalSplit, path: Path, metric: str) -> Path:
+    """The official GREW CSV for the test split: gallery types 01 + 02, probes of type 03 (the
+    data layout stores them as id `probe`, type `03`, view = the probe sequence name)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_grew_submission(path, split.emb, split.ids, split.types, split.views, metric)
+    return path
 
 
 @hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Console entry: returns `mean/rank1` where the protocol has one."""
-    return evaluate_checkpoint(cfg).get("mean/rank1")
+    """Console entry: returns `mean/rank1` (retrieval protocols: `rank1`)."""
+    metrics, module = run_evaluation(cfg)
+    return metrics.get(headline_key(module.protocol))
 
 
 if __name__ == "__main__":

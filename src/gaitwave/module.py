@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor, nn
 
-from gaitwave.evaluation import evaluate, summarize_view_matrices, view_matrices
+from gaitwave.evaluation import (
+    RetrievalSpec,
+    ViewMatrix,
+    retrieval_metrics,
+    summarize_view_matrices,
+    view_matrices,
+)
+from gaitwave.evaluation.protocols import AnyProtocol, get_any_protocol
 from gaitwave.models import GaitModel
 
 MODEL_OUTPUTS = ("embeddings", "bn_embeddings", "logits")
@@ -40,6 +48,17 @@ class LossTerm(nn.Module):
         return self.weight * self.fusion(self.loss, outputs[self.input], labels)
 
 
+@dataclass
+class EvalSplit:
+    """The gathered test split in test-record order: embeddings and one label per row."""
+
+    emb: Tensor  # [N, C, P] float32, CPU
+    ids: list[str]
+    types: list[str]
+    views: list[str]
+    rows: list[int]  # index of each row in the datamodule's `test_records`
+
+
 class GaitModule(L.LightningModule):
     """Backbone + head + loss terms, trained by steps, evaluated under a protocol.
 
@@ -49,7 +68,9 @@ class GaitModule(L.LightningModule):
         terms: named loss terms, summed into `train/loss`.
         optimizer: partial taking the parameters (from Hydra, `_partial_: true`).
         scheduler: partial taking the optimiser, stepped every training step, or None.
-        protocol: evaluation protocol name for validation and test (e.g. `casiab`).
+        protocol: evaluation protocol for validation and test: a name (`casiab`), a config
+            mapping (`conf/data/*.yaml`'s `protocol:` subtree) or a spec; parsed here, so a
+            bad protocol fails before training.
         metric: distance for evaluation, `euc` or `cos`.
         eval_feature: which model output is evaluated (`embeddings` or `bn_embeddings`).
         config: the resolved run config, stored in checkpoints to rebuild the model.
@@ -63,7 +84,7 @@ class GaitModule(L.LightningModule):
         terms: Mapping[str, LossTerm],
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
-        protocol: str = "casiab",
+        protocol: AnyProtocol = "casiab",
         metric: str = "euc",
         eval_feature: str = "embeddings",
         config: dict | None = None,
@@ -78,13 +99,16 @@ class GaitModule(L.LightningModule):
         self.terms = nn.ModuleDict(terms)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.protocol = protocol
+        self.protocol = get_any_protocol(protocol)
         self.metric = metric
         self.eval_feature = eval_feature
         self.config = config
         self.num_classes = num_classes
         self._eval_outputs: list[tuple[Tensor, Tensor]] = []
+        # `test_results`: "metrics" (flat, percent), "matrices" (view protocols; None for
+        # retrieval) and, when `keep_test_split` is set, "split" (the gathered EvalSplit).
         self.test_results: dict[str, Any] = {}
+        self.keep_test_split = False
 
     def forward(self, frames: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
         """frames `[N, T, H, W]` in [0, 1], lengths `[N]` -> model outputs (see `GaitModel`)."""
@@ -121,19 +145,59 @@ class GaitModule(L.LightningModule):
         features = outputs[self.eval_feature].float().cpu()
         self._eval_outputs.append((batch["index"].cpu(), features))
 
-    def _gathered(self) -> tuple[Tensor, list[str], list[str], list[str]]:
-        """Embeddings `[N, C, P]` in test-record order with their ids, types and views."""
+    def _gathered(self) -> EvalSplit:
+        """The embeddings of the whole test split, every rank's rows, in test-record order."""
         index = torch.cat([i for i, _ in self._eval_outputs])
         features = torch.cat([f for _, f in self._eval_outputs])
         self._eval_outputs.clear()
         if self.trainer.world_size > 1:  # each rank embedded a disjoint share of the test split
             index, features = self._all_ranks_rows(index), self._all_ranks_rows(features)
         order = torch.argsort(index)
-        records = [self.trainer.datamodule.test_records[i] for i in index[order].tolist()]
-        ids = [r.id for r in records]
-        types = [r.type for r in records]
-        views = [r.view for r in records]
-        return features[order], ids, types, views
+        rows = index[order].tolist()
+        records = [self.trainer.datamodule.test_records[i] for i in rows]
+        return EvalSplit(
+            emb=features[order],
+            ids=[r.id for r in records],
+            types=[r.type for r in records],
+            views=[r.view for r in records],
+            rows=rows,
+        )
+
+    def _probe_mask(self, rows: list[int]) -> list[bool] | None:
+        """Per row, whether it is a probe, for retrieval protocols without probe types."""
+        spec = self.protocol
+        if not isinstance(spec, RetrievalSpec) or spec.probe_types is not None:
+            return None
+        datamodule = self.trainer.datamodule
+        mask = getattr(datamodule, "test_probe_mask", None)
+        if mask is None:
+            raise ValueError(
+                f"protocol {spec.name!r} takes its probes from the partition's PROBE_SET "
+                f"(data.protocol.probe_types is null), but the datamodule "
+                f"({type(datamodule).__name__}) has no test_probe_mask: add a PROBE_SET list to "
+                "the partition file, or set data.protocol.probe_types and gallery_types"
+            )
+        if len(mask) != len(datamodule.test_records):
+            raise ValueError(
+                f"test_probe_mask has {len(mask)} entries but there are "
+                f"{len(datamodule.test_records)} test records; it needs one bool per record"
+            )
+        return [bool(mask[row]) for row in rows]
+
+    def evaluate_split(
+        self, split: EvalSplit, probe_mask: list[bool] | None = None
+    ) -> tuple[dict[str, float], dict[str, ViewMatrix] | None]:
+        """Flat metrics (percent) of `split` under `self.protocol`, and the view matrices of a
+        view protocol (None for a retrieval protocol)."""
+        if isinstance(self.protocol, RetrievalSpec):
+            metrics = retrieval_metrics(
+                split.emb, split.ids, split.types, self.protocol, probe_mask, self.metric
+            )
+            return metrics, None
+        matrices = view_matrices(
+            split.emb, split.ids, split.types, split.views, self.protocol, self.metric
+        )
+        return summarize_view_matrices(matrices, self.protocol), matrices
 
     def _all_ranks_rows(self, rows: Tensor) -> Tensor:
         """Concatenate every rank's `rows [n_r, ...]` (n_r may differ between ranks)."""
@@ -150,19 +214,20 @@ class GaitModule(L.LightningModule):
         if self.trainer.sanity_checking:
             self._eval_outputs.clear()
             return
-        emb, ids, types, views = self._gathered()
-        metrics = evaluate(emb, ids, types, views, protocol=self.protocol, metric=self.metric)
+        split = self._gathered()
+        metrics, _ = self.evaluate_split(split, self._probe_mask(split.rows))
         self.log_dict({f"val/{k}": v for k, v in metrics.items()})
 
     def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         self._collect(batch)
 
     def on_test_epoch_end(self) -> None:
-        emb, ids, types, views = self._gathered()
-        matrices = view_matrices(emb, ids, types, views, protocol=self.protocol, metric=self.metric)
-        metrics = summarize_view_matrices(matrices, protocol=self.protocol)
+        split = self._gathered()
+        metrics, matrices = self.evaluate_split(split, self._probe_mask(split.rows))
         self.log_dict({f"test/{k}": v for k, v in metrics.items()})
         self.test_results = {"metrics": metrics, "matrices": matrices}
+        if self.keep_test_split:
+            self.test_results["split"] = split
 
     # ---- optimisation ----
 

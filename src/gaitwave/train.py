@@ -22,6 +22,8 @@ from rich.console import Console
 
 from gaitwave.build import build_callbacks, build_loggers, build_module
 from gaitwave.config import config_dir
+from gaitwave.evaluation import ProtocolSpec, RetrievalSpec
+from gaitwave.evaluation.protocols import headline_key
 from gaitwave.evaluation.report import write_report
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = build_loggers(cfg)
     trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg), logger=loggers or False)
 
-    summarise_max_in_wandb(loggers)
+    summarise_max_in_wandb(loggers, module.protocol)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     if not cfg.get("test", True):
         return {}
@@ -76,18 +78,25 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if not trainer.is_global_zero:  # under DDP, rank zero alone reports
         return metrics
     console = Console()
+    spec = module.protocol
     if not trainer.fast_dev_run:
-        files = write_report(results["matrices"], metrics, out_dir, console=console)
-        log_report_to_wandb(loggers, files)
-    if cfg.get("gei_baseline") and cfg.data.protocol == "casiab":
+        title = f"{spec.name}: test metrics (%)"
+        files = write_report(results["matrices"], metrics, out_dir, console=console, title=title)
+        log_report_to_wandb(loggers, files, metrics)
+    if cfg.get("gei_baseline") and isinstance(spec, ProtocolSpec) and spec.name == "casiab":
         print_gei_baseline(cfg, metrics, console)
     console.print(f"Run folder: {out_dir}")
     return metrics
 
 
-def log_report_to_wandb(loggers: list, files: dict[str, Path]) -> None:
-    """W&B: the per-view table (long format) and the view heatmaps of the test evaluation."""
+def log_report_to_wandb(loggers: list, files: dict[str, Path], metrics: dict[str, float]) -> None:
+    """W&B: the per-view table (long format) and the view heatmaps of a view protocol's test
+    evaluation; for a retrieval protocol (no views), a `metric, value` table."""
     for logger in wandb_loggers(loggers):
+        if "per_view" not in files:
+            rows = [[key, value] for key, value in metrics.items()]
+            logger.log_table(key="test/metrics", columns=["metric", "value"], data=rows)
+            continue
         with open(files["per_view"]) as f:
             rows = list(csv.reader(f))
         logger.log_table(key="test/per_view", columns=rows[0], data=rows[1:])
@@ -100,12 +109,17 @@ def wandb_loggers(loggers: list) -> list:
     return [logger for logger in loggers if isinstance(logger, WandbLogger)]
 
 
-def summarise_max_in_wandb(loggers: list) -> None:
-    """W&B run summaries keep the best validation rank-1 and mAP, not the last."""
+def summarise_max_in_wandb(loggers: list, spec: ProtocolSpec | RetrievalSpec) -> None:
+    """W&B run summaries keep the best validation rank-1 and mAP (and mINP), not the last."""
+    if isinstance(spec, ProtocolSpec):
+        conditions = [*spec.probe_groups, "mean"]
+        keys = [f"{condition}/{name}" for condition in conditions for name in ("rank1", "mAP")]
+    else:
+        names = [f"rank{k}" for k in spec.ks] + ["mAP", "mINP"]
+        keys = [f"{spec.key_prefix}{name}" for name in names]
     for logger in wandb_loggers(loggers):
-        for condition in ("NM", "BG", "CL", "mean"):
-            for name in ("rank1", "mAP"):
-                logger.experiment.define_metric(f"val/{condition}/{name}", summary="max")
+        for key in keys:
+            logger.experiment.define_metric(f"val/{key}", summary="max")
 
 
 def print_gei_baseline(cfg: DictConfig, metrics: dict[str, float], console: Console) -> None:
@@ -124,12 +138,13 @@ def print_gei_baseline(cfg: DictConfig, metrics: dict[str, float], console: Cons
 
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Console entry: returns `mean/rank1` so Hydra sweepers can optimise it."""
+    """Console entry: returns `mean/rank1` (retrieval protocols: `rank1`) so Hydra sweepers can
+    optimise it."""
     try:
         metrics = train(cfg)
     finally:
         finish_wandb()
-    return metrics.get("mean/rank1")
+    return metrics.get(headline_key(cfg.data.protocol))
 
 
 def finish_wandb() -> None:

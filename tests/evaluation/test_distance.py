@@ -141,3 +141,28 @@ def test_cuda_matches_cpu(metric: str) -> None:
     half = part_distance(probe.cuda().half(), gallery.cuda().half(), metric)
     assert half.dtype == torch.float32
     torch.testing.assert_close(half.cpu(), on_cpu, atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("metric", ["euc", "cos"])
+def test_gallery_wider_than_one_column_tile(metric: str) -> None:
+    """1100 gallery rows: two full 512-column tiles and a partial one (CPU tiling)."""
+    generator = torch.Generator().manual_seed(3)
+    probe = torch.randint(-3, 4, (5, 4, 2), generator=generator).float()
+    gallery = torch.randint(-3, 4, (1100, 4, 2), generator=generator).float()
+    gallery[::7] += 0.5  # no all-zero rows (cos)
+    dist = part_distance(probe, gallery, metric)
+    per_part = []
+    for p in range(2):
+        x, y = probe[:, :, p].double(), gallery[:, :, p].double()
+        if metric == "euc":
+            per_part.append(torch.cdist(x, y))
+        else:
+            per_part.append(
+                torch.nn.functional.normalize(x, dim=1) @ torch.nn.functional.normalize(y, dim=1).T
+            )
+    expected = torch.stack(per_part).mean(0)
+    if metric == "cos":
+        expected = 1.0 - expected
+    torch.testing.assert_close(dist.double(), expected, atol=1e-5, rtol=1e-5)
+    if metric == "euc":  # exact products (integers and halves): chunking changes no bit
+        assert torch.equal(part_distance(probe, gallery, metric, chunk_size=2), dist)

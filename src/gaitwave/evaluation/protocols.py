@@ -8,7 +8,9 @@ gallery seq ``01``, probe seq ``00``, and its variant ``"oumvlp-skip"``).
 
 Protocols without a view split (:class:`RetrievalSpec`: Gait3D, the GREW local proxy) rank one
 probe set against one gallery and report rank-k, mAP and mINP (:func:`retrieval_metrics`).
-:func:`evaluate` takes the name or the spec of either kind.
+Either kind can be written as config data, the ``protocol:`` subtree of ``conf/data/*.yaml``
+(``kind: view | retrieval`` plus the spec's fields), read by :func:`protocol_from_config`.
+:func:`evaluate` takes the name, the config mapping or the spec of either kind.
 
 The single-view routine (PROTOCOLS.md, CASIA-B): for each condition and each pair (probe view
 ``v1``, gallery view ``v2``) the gallery is the gallery-type sequences at ``v2`` only;
@@ -17,9 +19,9 @@ The single-view routine (PROTOCOLS.md, CASIA-B): for each condition and each pai
 are computed once, in probe chunks, over the whole gallery; each chunk is sliced by gallery view.
 """
 
+import dataclasses
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -29,7 +31,7 @@ from gaitwave.evaluation.distance import iter_part_distance
 from gaitwave.evaluation.ranking import ProbeRanking, encode_ids, rank_probes, summarize_ranking
 
 
-@dataclass
+@dataclasses.dataclass
 class ViewMatrix:
     """One probe condition, probe view x gallery view, in percent."""
 
@@ -38,7 +40,7 @@ class ViewMatrix:
     mAP: np.ndarray  # [V, V] float64; NaN where no probe has a true match
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ProtocolSpec:
     """A single-view evaluation protocol described as data."""
 
@@ -70,10 +72,10 @@ CASIAB = ProtocolSpec(
 # out of rank1[v1, v2] instead; it is the same spec as
 # ``dataclasses.replace(OUMVLP, name="oumvlp-skip", probes_without_match="skip")``.
 OUMVLP = ProtocolSpec(name="oumvlp", gallery_types=("01",), probe_groups={"NM": ("00",)})
-OUMVLP_SKIP = replace(OUMVLP, name="oumvlp-skip", probes_without_match="skip")
+OUMVLP_SKIP = dataclasses.replace(OUMVLP, name="oumvlp-skip", probes_without_match="skip")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class RetrievalSpec:
     """A protocol with one probe set against one gallery, no view split.
 
@@ -118,22 +120,123 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
 RETRIEVAL_PROTOCOLS: dict[str, RetrievalSpec] = {"gait3d": GAIT3D, "grew-proxy": GREW_PROXY}
 
 
-def get_any_protocol(protocol: str | ProtocolSpec | RetrievalSpec) -> ProtocolSpec | RetrievalSpec:
+AnyProtocol = str | Mapping | ProtocolSpec | RetrievalSpec
+SPEC_KINDS: dict[str, type[ProtocolSpec] | type[RetrievalSpec]] = {
+    "view": ProtocolSpec,
+    "retrieval": RetrievalSpec,
+}
+
+
+def _strings(value: object, key: str) -> tuple[str, ...]:
+    """A YAML list of strings as a tuple; numbers are refused (YAML reads ``01`` as 1)."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(f"{key} must be a list of strings, got {value!r}")
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(
+                f"{key}: {item!r} is not a string; quote sequence types and views in YAML "
+                "('01', '000'): unquoted, 01 is read as the number 1"
+            )
+    return tuple(value)
+
+
+def _field_value(key: str, value: object, where: str) -> object:
+    """Convert one config value of a spec field to the dataclass's type, or raise naming it."""
+    path = f"{where}.{key}"
+    if key in ("gallery_types", "probe_types"):
+        return None if value is None else _strings(value, path)
+    if key == "probe_groups":
+        if not isinstance(value, Mapping) or not value:
+            raise ValueError(
+                f"{path} must map condition names to lists of probe types, e.g. "
+                "{NM: [nm-05, nm-06]}"
+            )
+        return {str(name): _strings(types, f"{path}.{name}") for name, types in value.items()}
+    if key == "ks":
+        ks = value if isinstance(value, Sequence) and not isinstance(value, str) else [None]
+        if not ks or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):
+            raise ValueError(f"{path} must be a list of ranks >= 1, e.g. [1, 5, 10]; got {value!r}")
+        return tuple(ks)
+    if key == "exclude_identical_views":
+        if not isinstance(value, bool):
+            raise ValueError(f"{path} must be true or false, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{path} must be a string, got {value!r}")
+    return value
+
+
+def protocol_from_config(
+    config: Mapping, where: str = "data.protocol"
+) -> ProtocolSpec | RetrievalSpec:
+    """A protocol spec from a config mapping (a ``protocol:`` subtree of ``conf/data/*.yaml``).
+
+    ``kind: view`` gives a :class:`ProtocolSpec` (keys ``name``, ``gallery_types``,
+    ``probe_groups``, optional ``exclude_identical_views``, ``probes_without_match``);
+    ``kind: retrieval`` a :class:`RetrievalSpec` (``name``, optional ``ks``, ``probe_types``,
+    ``gallery_types``, ``key_prefix``). An unknown or missing key, a wrong ``kind`` or a value of
+    the wrong type raises a ValueError naming the key (as ``<where>.<key>``) and the fix.
+    """
+    if not isinstance(config, Mapping):
+        raise ValueError(
+            f"{where} must be a protocol name or a mapping with `kind: view | retrieval`, "
+            f"got {config!r}"
+        )
+    kind = config.get("kind")
+    if kind not in SPEC_KINDS:
+        raise ValueError(
+            f"{where}.kind is {kind!r}; set `kind: view` (per-view gallery and probe groups, "
+            "e.g. CASIA-B) or `kind: retrieval` (one probe set against one gallery, e.g. Gait3D)"
+        )
+    spec_type = SPEC_KINDS[kind]
+    fields = {field.name: field for field in dataclasses.fields(spec_type)}
+    unknown = sorted(str(key) for key in config if key != "kind" and key not in fields)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {unknown} for `kind: {kind}`; the keys are "
+            f"{['kind', *fields]} (remove or rename the others)"
+        )
+    required = [
+        name
+        for name, field in fields.items()
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    ]
+    missing = [name for name in required if name not in config]
+    if missing:
+        raise ValueError(f"{where}: missing key(s) {missing} for `kind: {kind}`; add them")
+    values = {key: _field_value(key, config[key], where) for key in config if key != "kind"}
+    try:
+        return spec_type(**values)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+
+
+def get_any_protocol(protocol: AnyProtocol) -> ProtocolSpec | RetrievalSpec:
     """The spec named ``protocol`` in :data:`PROTOCOLS` or :data:`RETRIEVAL_PROTOCOLS`.
 
-    A spec is returned as it is.
+    A mapping (a config subtree) goes through :func:`protocol_from_config`; a spec is returned
+    as it is.
     """
     if isinstance(protocol, ProtocolSpec | RetrievalSpec):
         return protocol
+    if isinstance(protocol, Mapping):
+        return protocol_from_config(protocol)
     known = {**PROTOCOLS, **RETRIEVAL_PROTOCOLS}
     if protocol not in known:
         raise ValueError(
-            f"evaluate: protocol={protocol!r} is unknown; known protocols: {sorted(known)}"
+            f"evaluate: protocol={protocol!r} is unknown; known protocols: {sorted(known)}, or "
+            "a mapping with `kind: view | retrieval` (see conf/data/synthgait.yaml)"
         )
     return known[protocol]
 
 
-def get_protocol(protocol: str | ProtocolSpec) -> ProtocolSpec:
+def headline_key(protocol: AnyProtocol) -> str:
+    """The metric a run is judged by: ``mean/rank1`` (view) or ``<key_prefix>rank1``."""
+    spec = get_any_protocol(protocol)
+    return "mean/rank1" if isinstance(spec, ProtocolSpec) else f"{spec.key_prefix}rank1"
+
+
+def get_protocol(protocol: str | Mapping | ProtocolSpec) -> ProtocolSpec:
     """The single-view :class:`ProtocolSpec` named ``protocol`` (a spec is returned as it is)."""
     spec = get_any_protocol(protocol)
     if isinstance(spec, RetrievalSpec):
@@ -189,7 +292,7 @@ def view_matrices(
     ids: Sequence[Hashable],
     types: Sequence[str],
     views: Sequence[str],
-    protocol: str | ProtocolSpec = "casiab",
+    protocol: str | Mapping | ProtocolSpec = "casiab",
     metric: str = "euc",
     chunk_size: int | None = None,
 ) -> dict[str, ViewMatrix]:
@@ -242,10 +345,11 @@ def view_matrices(
     has_match = np.zeros((probe_rows.size, num_views), dtype=bool)
     average_precision = np.full((probe_rows.size, num_views), np.nan)
     chunks = iter_part_distance(
-        emb[torch.from_numpy(probe_rows).to(device)],
+        emb,
         emb[torch.from_numpy(gallery_rows).to(device)],
         metric,
         chunk_size,
+        probe_rows=torch.from_numpy(probe_rows).to(device),
     )
     for start, dist in chunks:
         stop = start + dist.shape[0]
@@ -308,7 +412,7 @@ def per_view_means(
 
 
 def summarize_view_matrices(
-    matrices: Mapping[str, ViewMatrix], protocol: str | ProtocolSpec = "casiab"
+    matrices: Mapping[str, ViewMatrix], protocol: str | Mapping | ProtocolSpec = "casiab"
 ) -> dict[str, float]:
     """Flat metrics in percent from :func:`view_matrices`.
 
@@ -373,7 +477,7 @@ def retrieval_metrics(
     emb: Tensor,
     ids: Sequence[Hashable],
     types: Sequence[str] | None = None,
-    protocol: str | RetrievalSpec = "gait3d",
+    protocol: str | Mapping | RetrievalSpec = "gait3d",
     probe_mask: Sequence[bool] | np.ndarray | Tensor | None = None,
     metric: str = "euc",
     chunk_size: int | None = None,
@@ -406,10 +510,11 @@ def retrieval_metrics(
     probe_codes = torch.from_numpy(row_ids[probe_rows]).to(device)
     gallery_codes = torch.from_numpy(row_ids[gallery_rows]).to(device)
     chunks = iter_part_distance(
-        emb[torch.from_numpy(probe_rows).to(device)],
+        emb,
         emb[torch.from_numpy(gallery_rows).to(device)],
         metric,
         chunk_size,
+        probe_rows=torch.from_numpy(probe_rows).to(device),
     )
     ranking = ProbeRanking.concatenate(
         [
@@ -428,7 +533,7 @@ def evaluate(
     ids: Sequence[Hashable],
     types: Sequence[str] | None = None,
     views: Sequence[str] | None = None,
-    protocol: str | ProtocolSpec | RetrievalSpec = "casiab",
+    protocol: AnyProtocol = "casiab",
     metric: str = "euc",
     chunk_size: int | None = None,
     probe_mask: Sequence[bool] | np.ndarray | Tensor | None = None,

@@ -3,7 +3,8 @@
 Each probe sorts the gallery by increasing distance. **Ties** are broken by gallery order: of
 two gallery items at the same distance, the one that comes first in the gallery ranks first (a
 stable sort). The rule is deterministic and the same on every device. Only the ranks of the
-true matches are needed: each is found by a binary search in the sorted row of distances.
+true matches are needed: each is the count of smaller distances in its row, found by counting
+(few matches) or by a binary search in the sorted row (many matches).
 
 Per probe with at least one true match (same id) in the gallery:
 
@@ -58,24 +59,47 @@ def encode_ids(ids: Sequence[Hashable] | Tensor | np.ndarray, lookup: dict) -> n
     return np.array([lookup.setdefault(value, len(lookup)) for value in values], dtype=np.int64)
 
 
-def _sorted_values(dist: Tensor) -> Tensor:
-    """Each row of ``dist [Q, G]`` sorted ascending (numpy's vectorised sort on CPU)."""
+# A probe with at most this many true matches gets its hit ranks by counting (two compare passes
+# per match over its row) instead of sorting the row: cheaper up to 4 matches on CPU
+# (bench/README.md, "Evaluation").
+MAX_MATCHES_TO_COUNT = 4
+
+
+def _count_below(dist: Tensor, hit_dist: Tensor) -> tuple[Tensor, Tensor]:
+    """``#{d < h}`` and ``#{d <= h}`` ``[Q, M]`` (int64) for each ``h`` in ``hit_dist [Q, M]``.
+
+    Small ``M``: one pass over ``dist [Q, G]`` per match and comparison (numpy's ``count_nonzero``
+    on CPU). Otherwise each row is sorted (numpy's vectorised sort on CPU) and the counts come
+    from binary searches.
+    """
+    if hit_dist.shape[1] <= MAX_MATCHES_TO_COUNT:
+        if dist.device.type == "cpu":
+            values, hits = dist.numpy(), hit_dist.numpy()[:, :, None]
+            below = [np.count_nonzero(values < hits[:, m], axis=1) for m in range(hits.shape[1])]
+            upto = [np.count_nonzero(values <= hits[:, m], axis=1) for m in range(hits.shape[1])]
+            return torch.from_numpy(np.stack(below, 1)), torch.from_numpy(np.stack(upto, 1))
+        below = [(dist < column.unsqueeze(1)).sum(1) for column in hit_dist.unbind(1)]
+        upto = [(dist <= column.unsqueeze(1)).sum(1) for column in hit_dist.unbind(1)]
+        return torch.stack(below, 1), torch.stack(upto, 1)
     if dist.device.type == "cpu":
-        return torch.from_numpy(np.sort(dist.numpy(), axis=1))
-    return torch.sort(dist, dim=1).values
+        sorted_dist = torch.from_numpy(np.sort(dist.numpy(), axis=1))
+    else:
+        sorted_dist = torch.sort(dist, dim=1).values
+    below = torch.searchsorted(sorted_dist, hit_dist, side="left")
+    return below, torch.searchsorted(sorted_dist, hit_dist, side="right")
 
 
 def _hit_ranks(dist: Tensor, hit_cols: Tensor, valid: Tensor) -> Tensor:
     """1-based ranks ``[Q, M]`` of the gallery columns ``hit_cols [Q, M]`` (where ``valid``).
 
     The rank of column ``c`` is ``1 + #{d < d_c} + #{d == d_c, index < c}`` (ties: gallery
-    order). ``#{d < d_c}`` comes from a binary search in the sorted row; the rows where a hit
-    shares its distance with another gallery item take a stable sort instead.
+    order). Only the rows where a hit shares its distance with another gallery item take a
+    stable sort; the others need ``#{d < d_c}`` alone (:func:`_count_below`).
     """
     hit_dist = dist.gather(1, hit_cols)
-    sorted_dist = _sorted_values(dist)
-    below = torch.searchsorted(sorted_dist, hit_dist, side="left")
-    tied = valid & (torch.searchsorted(sorted_dist, hit_dist, side="right") - below > 1)
+    below, upto = _count_below(dist, hit_dist)
+    below, upto = below.to(dist.device), upto.to(dist.device)
+    tied = valid & (upto - below > 1)
     ranks = below + 1
     tie_rows = tied.any(1).nonzero().squeeze(1)
     if tie_rows.numel() > 0:
@@ -84,6 +108,25 @@ def _hit_ranks(dist: Tensor, hit_cols: Tensor, valid: Tensor) -> Tensor:
         positions = torch.empty_like(order).scatter_(1, order, columns)  # rank - 1 of each column
         ranks[tie_rows] = positions.gather(1, hit_cols[tie_rows]) + 1
     return ranks
+
+
+def _true_matches(probe_codes: Tensor, gallery_codes: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The gallery columns of each probe's true matches, without a ``[Q, G]`` comparison.
+
+    Returns ``hit_cols [Q, M]`` (int64, in gallery order, padded with 0), ``valid [Q, M]``
+    (bool) and ``num_matches [Q]`` (int64), ``M`` the most matches of one probe. The gallery is
+    grouped by id once (a stable argsort); each probe reads its id's group.
+    """
+    num_codes = int(torch.cat([probe_codes, gallery_codes]).max()) + 1
+    per_code = torch.bincount(gallery_codes, minlength=num_codes)
+    grouped = torch.argsort(gallery_codes, stable=True)
+    group_start = per_code.cumsum(0) - per_code
+    num_matches = per_code[probe_codes]
+    slots = torch.arange(int(num_matches.max()), device=probe_codes.device)
+    valid = slots < num_matches.unsqueeze(1)
+    positions = (group_start[probe_codes].unsqueeze(1) + slots).clamp(max=gallery_codes.numel() - 1)
+    hit_cols = torch.where(valid, grouped[positions], 0)
+    return hit_cols, valid, num_matches
 
 
 def _no_matches(num_probes: int, device: torch.device) -> ProbeRanking:
@@ -95,31 +138,24 @@ def _no_matches(num_probes: int, device: torch.device) -> ProbeRanking:
 def rank_probes(dist: Tensor, probe_codes: Tensor, gallery_codes: Tensor) -> ProbeRanking:
     """Rank the gallery for each probe. ``dist [Q, G]``, ``probe_codes [Q]``, ``gallery_codes [G]``.
 
-    Codes are int64 tensors on the device of ``dist``. Memory is a few ``[Q, G]`` tensors: call it
-    on probe chunks for large ``Q`` (``rank_metrics`` does).
+    Codes are non-negative int64 tensors on the device of ``dist`` (:func:`encode_ids`). Memory
+    is a few ``[Q, G]`` tensors: call it on probe chunks for large ``Q`` (``rank_metrics`` does).
     """
     num_probes = dist.shape[0]
     dist = dist.detach()
-    if torch.isnan(dist).any():
+    if num_probes > 0 and dist.numel() > 0 and torch.isnan(dist.max()):  # max propagates NaN
         raise ValueError(
             "ranking: the distances contain NaN (NaN or inf in the embeddings?); "
             "check the model outputs before evaluating"
         )
-    rows, cols = (gallery_codes == probe_codes.unsqueeze(1)).nonzero(as_tuple=True)
-    if rows.numel() == 0:
+    if num_probes == 0 or gallery_codes.numel() == 0:
+        return _no_matches(num_probes, dist.device)
+    hit_cols, valid, num_matches = _true_matches(probe_codes, gallery_codes)
+    if hit_cols.shape[1] == 0:
         return _no_matches(num_probes, dist.device)
     if dist.dtype in (torch.float16, torch.bfloat16):
         dist = dist.float()
-    # The true matches of each probe in a [Q, M] table (M: most matches of one probe).
-    num_matches = torch.bincount(rows, minlength=num_probes)
     has_match = num_matches > 0
-    first_hit = num_matches.cumsum(0) - num_matches  # index into rows of each probe's first hit
-    hit_number = torch.arange(rows.numel(), device=dist.device) - first_hit[rows]
-    shape = (num_probes, int(num_matches.max()))
-    hit_cols = torch.zeros(shape, dtype=torch.int64, device=dist.device)
-    hit_cols[rows, hit_number] = cols
-    valid = torch.zeros(shape, dtype=torch.bool, device=dist.device)
-    valid[rows, hit_number] = True
     ranks = _hit_ranks(dist.contiguous(), hit_cols, valid)
     # Sort each probe's hit ranks; padding goes last.
     ranks = torch.where(valid, ranks, dist.shape[1] + 1).sort(dim=1).values

@@ -2,12 +2,15 @@
 
 Files written by :func:`write_report` into the run folder:
 
-- ``metrics.json``: the flat metrics dict (``NM/rank1``, ``NM/rank1@000``, ``mean/rank1``, ...).
-- ``per_view.csv``: long format, one row per (condition, probe view) plus a ``mean`` row per
-  condition; columns ``condition, view, rank1, mAP`` in percent, identical views excluded from
-  the per-view means (empty cell: no value).
-- ``view_heatmaps.png``: one panel per condition, probe view (rows) x gallery view (columns)
-  rank-1 in percent, every cell annotated.
+- ``metrics.json``: the flat metrics dict (``NM/rank1``, ``NM/rank1@000``, ``mean/rank1``, ...;
+  for retrieval protocols ``rank1``, ``mAP``, ``mINP``, ...).
+- ``per_view.csv`` (view protocols): long format, one row per (condition, probe view) plus a
+  ``mean`` row per condition; columns ``condition, view, rank1, mAP`` in percent, identical
+  views excluded from the per-view means (empty cell: no value).
+- ``view_heatmaps.png`` (view protocols): one panel per condition, probe view (rows) x gallery
+  view (columns) rank-1 in percent, every cell annotated.
+
+Retrieval protocols (Gait3D, the GREW proxy) have no views: a console table and ``metrics.json``.
 """
 
 import csv
@@ -27,6 +30,10 @@ from gaitwave.evaluation.protocols import ViewMatrix, masked_mean, per_view_mean
 
 def _cell(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.1f}"
+
+
+def _cell_2(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
 
 
 def _per_view_rows(
@@ -72,6 +79,19 @@ def print_view_tables(
             values = {row[1]: row[column] for row in rows if row[0] == condition}
             table.add_row(condition, *(_cell(values.get(view, math.nan)) for view in views))
         console.print(table)
+
+
+def print_metrics_table(
+    metrics: Mapping[str, float], console: Console | None = None, title: str = "metrics"
+) -> None:
+    """Print the flat metrics as a two-column table (percent to two decimals, counts as ints)."""
+    console = console or Console()
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("metric", style="bold", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    for key, value in metrics.items():
+        table.add_row(key, str(value) if isinstance(value, int) else _cell_2(value))
+    console.print(table)
 
 
 def write_metrics_json(metrics: Mapping[str, float], path: Path) -> Path:
@@ -124,19 +144,26 @@ def plot_view_heatmaps(results: Mapping[str, ViewMatrix], path: Path) -> Path:
 
 
 def write_report(
-    results: Mapping[str, ViewMatrix],
+    results: Mapping[str, ViewMatrix] | None,
     metrics: Mapping[str, float],
     out_dir: Path,
     console: Console | None = None,
     exclude_identical_views: bool = True,
+    title: str = "retrieval metrics (%)",
 ) -> dict[str, Path]:
-    """Print the tables and write ``metrics.json``, ``per_view.csv``, ``view_heatmaps.png``.
+    """Print the tables and write the report files into ``out_dir``.
 
-    ``results`` from ``view_matrices``, ``metrics`` from ``summarize_view_matrices``. Returns
-    the written paths under the keys ``metrics``, ``per_view``, ``heatmaps``.
+    View protocols: ``results`` from ``view_matrices``, ``metrics`` from
+    ``summarize_view_matrices``; writes ``metrics.json``, ``per_view.csv`` and
+    ``view_heatmaps.png`` (keys ``metrics``, ``per_view``, ``heatmaps`` of the returned paths).
+    Retrieval protocols: ``results`` is None; prints ``metrics`` as one table under ``title``
+    and writes ``metrics.json`` only (key ``metrics``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if results is None:
+        print_metrics_table(metrics, console, title)
+        return {"metrics": write_metrics_json(metrics, out_dir / "metrics.json")}
     print_view_tables(results, console, exclude_identical_views)
     return {
         "metrics": write_metrics_json(metrics, out_dir / "metrics.json"),
