@@ -42,6 +42,7 @@ from gaitwave.data.layouts import (
     get_layout,
 )
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE, FEW_FRAMES, pretreat_frames_report
+from gaitwave.data.progress import sequence_progress
 from gaitwave.data.readers import CUT_WIDTHS, STORED_WIDTHS
 from gaitwave.data.synthgait.writers import PICKLE_PROTOCOL, write_json
 
@@ -361,30 +362,14 @@ def _check_arguments(raw: Path, out: Path, workers: int) -> None:
         raise PrepareError(f"out={out} is a file; give a folder")
 
 
-def _progress_bar():
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]prepare[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("sequences, {task.fields[fps]:,.0f} frames/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-
-
 def _process(
     jobs: list[SequenceJob], workers: int, summary: PrepareSummary, progress: bool
 ) -> None:
-    bar = _progress_bar() if progress and jobs else None
+    bar = (
+        sequence_progress("prepare", "sequences, {task.fields[fps]:,.0f} frames/s")
+        if progress and jobs
+        else None
+    )
     if bar is not None:
         bar.start()
         task = bar.add_task(summary.layout, total=len(jobs), fps=0.0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE
+from gaitwave.data.progress import sequence_progress
 from gaitwave.data.synthgait.sequence import TYPES, VIEWS, SequenceKey, render_sequence
 from gaitwave.data.synthgait.writers import (
     FORMATS,
@@ -162,26 +163,6 @@ def _run_all(jobs: list[Job], workers: int) -> Iterator[JobResult]:
         yield from pool.map(run_job, jobs, chunksize=4)
 
 
-def _progress_bar():
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]SynthGait[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("sequences, {task.fields[frames]:,} frames, {task.fields[fps]:,.0f} frames/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-
-
 def generate(
     root: str | Path,
     preset: str = "dev",
@@ -229,7 +210,8 @@ def generate(
     ]
     totals = dict.fromkeys(JobResult.__dataclass_fields__, 0)
     start = time.perf_counter()
-    bar = _progress_bar() if progress else None
+    counts = "sequences, {task.fields[frames]:,} frames, {task.fields[fps]:,.0f} frames/s"
+    bar = sequence_progress("SynthGait", counts) if progress else None
     if bar is not None:
         bar.start()
         task = bar.add_task(f"{preset} seed={seed}", total=len(jobs), frames=0, fps=0.0)
