@@ -36,6 +36,15 @@ def valid_frames(
     return torch.arange(t, device=device) < lengths.to(device)[:, None]
 
 
+def check_feature_maps(head: str, feature_maps: torch.Tensor, in_channels: int) -> None:
+    """Raise unless `feature_maps` is `[N, C, T, H, W]` with `C = in_channels`."""
+    if feature_maps.dim() != 5 or feature_maps.shape[1] != in_channels:
+        raise ValueError(
+            f"{head} expects feature maps [N, C, T, H, W] with C = in_channels = "
+            f"{in_channels}, got shape {tuple(feature_maps.shape)}"
+        )
+
+
 def temporal_max(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Max over the valid frames of each sequence: `[N, C, T, H, W] -> [N, C, H, W]`.
 
@@ -211,11 +220,7 @@ class GaitHead(nn.Module):
     def forward(
         self, feature_maps: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        if feature_maps.dim() != 5 or feature_maps.shape[1] != self.in_channels:
-            raise ValueError(
-                f"GaitHead expects feature maps [N, C, T, H, W] with C = in_channels = "
-                f"{self.in_channels}, got shape {tuple(feature_maps.shape)}"
-            )
+        check_feature_maps("GaitHead", feature_maps, self.in_channels)
         pooled = self.pooling(temporal_max(feature_maps, lengths))
         embeddings = self.part_fc(pooled)
         bn_embeddings, logits = self.bnneck(embeddings)
@@ -346,11 +351,7 @@ class GaitPartHead(nn.Module):
     def forward(
         self, feature_maps: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        if feature_maps.dim() != 5 or feature_maps.shape[1] != self.in_channels:
-            raise ValueError(
-                f"GaitPartHead expects feature maps [N, C, T, H, W] with C = in_channels = "
-                f"{self.in_channels}, got shape {tuple(feature_maps.shape)}"
-            )
+        check_feature_maps("GaitPartHead", feature_maps, self.in_channels)
         n, c, t, h, w = feature_maps.shape
         frames = feature_maps.transpose(1, 2).reshape(n * t, c, h, w)
         parts = self.pooling(frames).view(n, t, c, -1).transpose(1, 2)  # [N, C, T, P]

@@ -9,6 +9,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def xavier_init(model: nn.Module) -> None:
+    """OpenGait's initialisation: xavier-uniform weights for every 2D and 3D convolution of
+    `model`, BatchNorm weight 1 and bias 0 (their biases, if any, are left as they are)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Conv3d):
+            nn.init.xavier_uniform_(module.weight)
+        elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm3d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     """3 x 3 convolution with padding 1 and no bias (a BatchNorm follows)."""
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)

@@ -13,6 +13,7 @@ from gaitwave.models.layers import (
     BasicBlockP3D,
     FrameWise,
     conv3x3,
+    xavier_init,
 )
 
 MODES = ("2d", "p3d", "3d")
@@ -129,13 +130,8 @@ class DeepGaitV2(nn.Module):
         ]
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform convolutions; BatchNorm weight 1, bias 0."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d | nn.Conv3d):
-                nn.init.xavier_uniform_(module.weight)
-            elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm3d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        """Xavier-uniform convolutions, as OpenGait (`xavier_init`)."""
+        xavier_init(self)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1], `lengths [N] | None` -> `[N, C, T, H', W']`."""

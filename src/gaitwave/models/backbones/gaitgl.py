@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gaitwave.models.layers import GLConv, mask_padding
+from gaitwave.models.layers import GLConv, mask_padding, xavier_init
 
 #: LTA (local temporal aggregation) kernel and stride: every 3 frames become one
 TEMPORAL_STRIDE = 3
@@ -82,10 +82,8 @@ class GaitGL(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform convolutions."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv3d):
-                nn.init.xavier_uniform_(module.weight)
+        """Xavier-uniform convolutions, as OpenGait (`xavier_init`)."""
+        xavier_init(self)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1], `lengths [N] | None` -> `[N, C, T // 3, H, W / 2]`."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gaitwave.models.layers import FocalConv2d, FrameWise
+from gaitwave.models.layers import FocalConv2d, FrameWise, xavier_init
 
 #: OpenGait's CASIA-B layer list (configs/gaitpart/gaitpart.yaml)
 CASIAB_LAYERS = ("BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3")
@@ -80,10 +80,8 @@ class GaitPart(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform convolutions."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.xavier_uniform_(module.weight)
+        """Xavier-uniform convolutions, as OpenGait (`xavier_init`)."""
+        xavier_init(self)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1] -> feature maps `[N, C, T, H', W']`.

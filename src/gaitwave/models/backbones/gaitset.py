@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from gaitwave.models.heads import temporal_max
-from gaitwave.models.layers import FrameWise
+from gaitwave.models.layers import FrameWise, xavier_init
 
 
 def _conv_pair(in_channels: int, out_channels: int, first_kernel: int, pool: bool) -> nn.Sequential:
@@ -64,10 +64,8 @@ class GaitSet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform convolutions."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.xavier_uniform_(module.weight)
+        """Xavier-uniform convolutions, as OpenGait (`xavier_init`)."""
+        xavier_init(self)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1], `lengths [N] | None` -> `[N, C, 1, 2 H', W']`."""
