@@ -116,7 +116,10 @@ def summarise_max_in_wandb(loggers: list, spec: ProtocolSpec | RetrievalSpec) ->
         keys = [f"{condition}/{name}" for condition in conditions for name in ("rank1", "mAP")]
     else:
         names = [f"rank{k}" for k in spec.ks] + ["mAP", "mINP"]
-        keys = [f"{spec.key_prefix}{name}" for name in names]
+        groups = (
+            [""] if spec.probe_groups is None else [f"{g}/" for g in [*spec.probe_groups, "mean"]]
+        )
+        keys = [f"{spec.key_prefix}{group}{name}" for group in groups for name in names]
     for logger in wandb_loggers(loggers):
         for key in keys:
             logger.experiment.define_metric(f"val/{key}", summary="max")

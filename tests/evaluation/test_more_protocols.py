@@ -1,4 +1,5 @@
-"""OU-MVLP, Gait3D and GREW (official CSV and the unofficial proxy) on hand-built cases."""
+"""OU-MVLP, Gait3D, GREW (official CSV and the unofficial proxy) and CASIA-B with a cross-view
+gallery on hand-built cases."""
 
 import csv
 import dataclasses
@@ -16,6 +17,7 @@ from gaitwave.evaluation import (
     view_matrices,
     write_grew_submission,
 )
+from gaitwave.evaluation.protocols import CASIAB_CROSS_VIEW
 
 NAN = math.nan
 
@@ -143,3 +145,45 @@ def test_grew_submission_needs_twenty_gallery_sequences(tmp_path: Path) -> None:
     emb = torch.zeros(3, 1, 1)
     with pytest.raises(ValueError, match="need at least one probe and 20 gallery"):
         write_grew_submission(tmp_path / "s.csv", emb, ["a"] * 3, ["01", "02", "03"], ["p"] * 3)
+
+
+def test_casiab_cross_view_gallery_ranks_each_condition_against_every_view() -> None:
+    """1-D embeddings. Gallery nm-01: A@000 = 0, A@090 = 50, B@000 = 20, B@090 = 60.
+
+    NM probe A@090 = 52: the whole gallery (every view) sorted by distance is A@090 (2),
+    B@090 (8), A@000 (52), B@000 (32 -> before A@000): A@090, B@090, B@000, A@000, so rank-1
+    hits; matches at ranks 1 and 4: AP = (1/1 + 2/4) / 2 = 0.75, INP = 2 / 4 = 0.5.
+    CL probe B@000 = 1: A@000 (1), B@000 (19), A@090 (49), B@090 (59): rank-1 misses; matches
+    at ranks 2 and 4: AP = (1/2 + 2/4) / 2 = 0.5, INP = 2 / 4 = 0.5.
+    """
+    rows = [
+        ("A", "nm-01", "000", 0.0),
+        ("A", "nm-01", "090", 50.0),
+        ("B", "nm-01", "000", 20.0),
+        ("B", "nm-01", "090", 60.0),
+        ("A", "nm-05", "090", 52.0),
+        ("B", "cl-01", "000", 1.0),
+    ]
+    emb = torch.tensor([[[value]] for *_, value in rows])
+    ids, types, views = ([row[i] for row in rows] for i in range(3))
+    spec = dataclasses.replace(
+        CASIAB_CROSS_VIEW,
+        probe_groups={"NM": ("nm-05", "nm-06"), "CL": ("cl-01", "cl-02")},
+    )
+    metrics = evaluate(emb, ids, types, views, protocol=spec)
+    assert metrics["NM/rank1"] == 100.0 and metrics["CL/rank1"] == 0.0
+    assert metrics["NM/mAP"] == pytest.approx(75.0) and metrics["CL/mAP"] == pytest.approx(50.0)
+    assert metrics["NM/mINP"] == pytest.approx(50.0) and metrics["CL/mINP"] == pytest.approx(50.0)
+    assert metrics["mean/rank1"] == 50.0 and metrics["mean/mAP"] == pytest.approx(62.5)
+    assert metrics["NM/num_valid"] == 1 and "mean/num_valid" not in metrics
+    # the same protocol written as config data, and the built-in name
+    config = {
+        "kind": "retrieval",
+        "name": "cv",
+        "gallery_types": ["nm-01"],
+        "probe_groups": {"NM": ["nm-05"], "CL": ["cl-01"]},
+    }
+    assert evaluate(emb, ids, types, views, protocol=config)["mean/mAP"] == pytest.approx(62.5)
+    assert "BG/rank1" not in evaluate(emb, ids, types, views, protocol=spec)
+    with pytest.raises(ValueError, match="probe_groups"):
+        dataclasses.replace(spec, probe_types=("nm-05",))

@@ -228,7 +228,7 @@ def test_summary_keys_and_views_sorted_numerically() -> None:
 
 def test_errors() -> None:
     emb, ids, types, views = hand_built()
-    known = r"\['casiab', 'gait3d', 'grew-proxy', 'oumvlp', 'oumvlp-skip'\]"
+    known = r"\['casiab', 'casiab-cross-view', 'gait3d', 'grew-proxy', 'oumvlp', 'oumvlp-skip'\]"
     with pytest.raises(ValueError, match=r"unknown; known protocols: " + known):
         evaluate(emb, ids, types, views, protocol="casia-b")
     with pytest.raises(ValueError, match="one id, type and view per row"):

@@ -81,8 +81,10 @@ class RetrievalSpec:
 
     With ``probe_types`` and ``gallery_types`` the sets are chosen by sequence type; with both
     ``None`` the probes are the rows flagged by ``probe_mask`` (see :func:`retrieval_metrics`) and
-    the gallery is every other row. ``ks``: the rank-k reported; ``key_prefix`` is put before
-    every metric key.
+    the gallery is every other row. With ``probe_groups`` (condition -> probe types) and
+    ``gallery_types``, each condition's probes are ranked against the whole gallery, every view
+    (CASIA-B's cross-view-gallery variant), reported under ``<condition>/`` and their ``mean/``.
+    ``ks``: the rank-k reported; ``key_prefix`` is put before every metric key.
     """
 
     name: str
@@ -90,8 +92,16 @@ class RetrievalSpec:
     probe_types: tuple[str, ...] | None = None
     gallery_types: tuple[str, ...] | None = None
     key_prefix: str = ""
+    probe_groups: Mapping[str, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
+        if self.probe_groups is not None:
+            if self.probe_types is not None or self.gallery_types is None:
+                raise ValueError(
+                    f"protocol {self.name!r}: with probe_groups give gallery_types and no "
+                    "probe_types (each group lists its probe types)"
+                )
+            return
         if (self.probe_types is None) != (self.gallery_types is None):
             raise ValueError(
                 f"protocol {self.name!r}: give both probe_types and gallery_types, or neither "
@@ -104,6 +114,13 @@ class RetrievalSpec:
 GAIT3D = RetrievalSpec(name="gait3d", ks=(1, 5, 10))
 # GREW local proxy, NOT the official protocol (the official probes, type 03, have hidden labels:
 # see gaitwave.evaluation.grew.write_grew_submission). Gallery 01, probe 02.
+# CASIA-B with a cross-view gallery: each condition's probes against nm-01..04 at every view
+# (the probe's own view included), rank-k, mAP and mINP per condition and their mean.
+CASIAB_CROSS_VIEW = RetrievalSpec(
+    name="casiab-cross-view",
+    gallery_types=CASIAB.gallery_types,
+    probe_groups=CASIAB.probe_groups,
+)
 GREW_PROXY = RetrievalSpec(
     name="grew-proxy",
     ks=(1, 5, 10, 20),
@@ -117,7 +134,11 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
     "oumvlp": OUMVLP,
     "oumvlp-skip": OUMVLP_SKIP,
 }
-RETRIEVAL_PROTOCOLS: dict[str, RetrievalSpec] = {"gait3d": GAIT3D, "grew-proxy": GREW_PROXY}
+RETRIEVAL_PROTOCOLS: dict[str, RetrievalSpec] = {
+    "gait3d": GAIT3D,
+    "grew-proxy": GREW_PROXY,
+    "casiab-cross-view": CASIAB_CROSS_VIEW,
+}
 
 
 AnyProtocol = str | Mapping | ProtocolSpec | RetrievalSpec
@@ -231,9 +252,14 @@ def get_any_protocol(protocol: AnyProtocol) -> ProtocolSpec | RetrievalSpec:
 
 
 def headline_key(protocol: AnyProtocol) -> str:
-    """The metric a run is judged by: ``mean/rank1`` (view) or ``<key_prefix>rank1``."""
+    """The metric a run is judged by: ``mean/rank1`` (view protocols), ``<key_prefix>mean/rank1``
+    (retrieval with probe groups) or ``<key_prefix>rank1``."""
     spec = get_any_protocol(protocol)
-    return "mean/rank1" if isinstance(spec, ProtocolSpec) else f"{spec.key_prefix}rank1"
+    if isinstance(spec, ProtocolSpec):
+        return "mean/rank1"
+    if spec.probe_groups is not None:
+        return f"{spec.key_prefix}mean/rank1"
+    return f"{spec.key_prefix}rank1"
 
 
 def get_protocol(protocol: str | Mapping | ProtocolSpec) -> ProtocolSpec:
@@ -497,6 +523,8 @@ def retrieval_metrics(
         raise ValueError(
             f"retrieval_metrics: protocol {spec.name!r} is a view protocol; use evaluate(...)"
         )
+    if spec.probe_groups is not None:
+        return _grouped_retrieval_metrics(emb, ids, types, spec, metric, chunk_size)
     check_rows("evaluate", emb, ids=ids, types=types)
     probe_rows, gallery_rows = _probe_and_gallery_rows(spec, emb.shape[0], types, probe_mask)
     if probe_rows.size == 0 or gallery_rows.size == 0:
@@ -526,6 +554,33 @@ def retrieval_metrics(
     return {
         f"{spec.key_prefix}{key}": value for key, value in metrics.items() if not math.isnan(value)
     }
+
+
+def _grouped_retrieval_metrics(
+    emb: Tensor,
+    ids: Sequence[Hashable],
+    types: Sequence[str] | None,
+    spec: RetrievalSpec,
+    metric: str,
+    chunk_size: int | None,
+) -> dict[str, float]:
+    """:func:`retrieval_metrics` per probe group (``<group>/rank1``, ...) and the groups' mean
+    (``mean/rank1``, ...) of the rates; counts are not averaged."""
+    metrics: dict[str, float] = {}
+    per_group: dict[str, list[float]] = {}
+    for group, probe_types in spec.probe_groups.items():
+        group_spec = dataclasses.replace(
+            spec, probe_groups=None, probe_types=probe_types, key_prefix=""
+        )
+        for key, value in retrieval_metrics(
+            emb, ids, types, group_spec, None, metric, chunk_size
+        ).items():
+            metrics[f"{spec.key_prefix}{group}/{key}"] = value
+            if not key.startswith("num_"):
+                per_group.setdefault(key, []).append(value)
+    for key, values in per_group.items():
+        metrics[f"{spec.key_prefix}mean/{key}"] = float(np.mean(values))
+    return metrics
 
 
 def evaluate(
