@@ -166,8 +166,8 @@ class GaitModule(L.LightningModule):
     def _probe_mask(self, rows: list[int]) -> list[bool] | None:
         """Per row, whether it is a probe, for retrieval protocols without probe types."""
         spec = self.protocol
-        if not isinstance(spec, RetrievalSpec) or spec.probe_types is not None:
-            return None
+        if not isinstance(spec, RetrievalSpec) or spec.gallery_types is not None:
+            return None  # view protocols and probes chosen by type need no mask
         datamodule = self.trainer.datamodule
         mask = getattr(datamodule, "test_probe_mask", None)
         if mask is None:

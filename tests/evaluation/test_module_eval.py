@@ -126,6 +126,20 @@ def test_retrieval_protocol_by_types_from_a_config_mapping() -> None:
     assert set(expected) >= {"p/rank1", "p/rank2", "p/mAP"}
 
 
+def test_grouped_retrieval_protocol_needs_no_probe_mask() -> None:
+    """A cross-view-gallery protocol (probe groups by type) runs without a PROBE_SET mask."""
+    values = [0.0, 10.0, 1.0, 8.0, 30.0]
+    ids = ["a", "b", "a", "b", "a"]
+    protocol = {"name": "cv", "kind": "retrieval", "gallery_types": ["seq"]}
+    protocol |= {"probe_groups": {"G": ["seq"]}}
+    module = first_pixel_module(protocol)
+    run_test(module, RecordsDataModule(values, ids, mask=None))
+    emb = torch.tensor(values).view(-1, 1, 1)
+    expected = retrieval_metrics(emb, ids, ["seq"] * 5, module.protocol)
+    assert module.test_results["metrics"] == expected
+    assert {"G/rank1", "mean/rank1", "mean/mAP"} <= set(expected)
+
+
 def test_probe_set_protocol_without_a_probe_mask_is_a_clear_error() -> None:
     values, ids, _ = gait3d_case()
     with pytest.raises(ValueError, match="has no test_probe_mask: add a PROBE_SET list"):
