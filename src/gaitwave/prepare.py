@@ -16,12 +16,9 @@ resumes. `out/partition.json` is written where the layout defines the split, or 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import pickle
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,7 @@ from gaitwave.data.layouts import (
     SequenceKey,
     get_layout,
 )
+from gaitwave.data.pool import parallel_map
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE, FEW_FRAMES, pretreat_frames_report
 from gaitwave.data.progress import sequence_progress
 from gaitwave.data.readers import CUT_WIDTHS, STORED_WIDTHS
@@ -49,7 +47,6 @@ from gaitwave.data.synthgait.writers import PICKLE_PROTOCOL, write_json
 PARTITION_FILE = "partition.json"
 SUMMARY_FILE = "prepare_summary.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CASIAB_TRAIN = [f"{i:03d}" for i in range(1, 75)]
 CASIAB_TEST = [f"{i:03d}" for i in range(75, 125)]
 CASIAB_73_DROPPED = "005"
@@ -268,24 +265,6 @@ def write_pickle(path: Path, frames: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _init_worker() -> None:
-    """One thread per worker process: the pool provides the parallelism."""
-    for name in THREAD_VARIABLES:
-        os.environ[name] = "1"
-    cv2.setNumThreads(1)
-
-
-def _run_all(jobs: list[SequenceJob], workers: int) -> Iterator[SequenceResult]:
-    if workers == 1:
-        _init_worker()
-        yield from map(prepare_sequence, jobs)
-        return
-    # spawn, not fork: the caller may hold threads whose locks a forked child would inherit held
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        yield from pool.map(prepare_sequence, jobs, chunksize=8)
-
-
 # --- partition --------------------------------------------------------------------------------
 
 
@@ -375,7 +354,7 @@ def _process(
         task = bar.add_task(summary.layout, total=len(jobs), fps=0.0)
     start = time.perf_counter()
     try:
-        for result in _run_all(jobs, workers):
+        for result in parallel_map(prepare_sequence, jobs, workers, chunksize=8):
             name = str(result.key)
             summary.frames_read += result.frames_read
             summary.frames_kept += result.kept

@@ -9,15 +9,13 @@ complete.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gaitwave.data.pool import parallel_map
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE
 from gaitwave.data.progress import sequence_progress
 from gaitwave.data.synthgait.sequence import TYPES, VIEWS, SequenceKey, render_sequence
@@ -34,7 +32,6 @@ from gaitwave.data.synthgait.writers import (
 GENERATOR_VERSION = 1
 CASIAB_IDS, CASIAB_TRAIN_IDS = 124, 74
 MIN_NOMINAL_FRAMES = 8
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -106,15 +103,6 @@ def _prepare_root(root: Path) -> None:
             shutil.rmtree(entry)
 
 
-def _init_worker() -> None:
-    """One thread per worker process: the pool provides the parallelism."""
-    import cv2
-
-    for name in THREAD_VARIABLES:
-        os.environ[name] = "1"
-    cv2.setNumThreads(1)
-
-
 @dataclass(frozen=True)
 class Job:
     root: str
@@ -149,18 +137,6 @@ def run_job(job: Job) -> JobResult:
         report.dropped[DROP_NO_CENTRE],
         report.padded,
     )
-
-
-def _run_all(jobs: list[Job], workers: int) -> Iterator[JobResult]:
-    if workers == 1:
-        _init_worker()
-        yield from map(run_job, jobs)
-        return
-    # spawn, not fork: the caller may hold threads (torch, a test runner) whose locks a forked
-    # child would inherit held, and hang on. Scripts calling generate() need a `__main__` guard.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        yield from pool.map(run_job, jobs, chunksize=4)
 
 
 def generate(
@@ -216,7 +192,7 @@ def generate(
         bar.start()
         task = bar.add_task(f"{preset} seed={seed}", total=len(jobs), frames=0, fps=0.0)
     try:
-        for result in _run_all(jobs, workers):
+        for result in parallel_map(run_job, jobs, workers, chunksize=4):
             for name in totals:
                 totals[name] += getattr(result, name)
             if bar is not None:
