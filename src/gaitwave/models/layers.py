@@ -9,6 +9,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def check_frames(backbone: str, frames: torch.Tensor) -> None:
+    """Raise unless `frames` is `[N, T, H, W]` (a batch of sequences)."""
+    if frames.dim() != 4:
+        raise ValueError(
+            f"{backbone} expects frames [N, T, H, W] (4 dims), got shape {tuple(frames.shape)}; "
+            "add a batch axis for a single sequence (frames[None])"
+        )
+
+
 def xavier_init(model: nn.Module) -> None:
     """OpenGait's initialisation: xavier-uniform weights for every 2D and 3D convolution of
     `model`, BatchNorm weight 1 and bias 0 (their biases, if any, are left as they are)."""

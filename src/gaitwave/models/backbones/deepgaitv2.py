@@ -12,6 +12,7 @@ from gaitwave.models.layers import (
     BasicBlock3D,
     BasicBlockP3D,
     FrameWise,
+    check_frames,
     conv3x3,
     xavier_init,
 )
@@ -135,11 +136,7 @@ class DeepGaitV2(nn.Module):
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1], `lengths [N] | None` -> `[N, C, T, H', W']`."""
-        if frames.dim() != 4:
-            raise ValueError(
-                f"DeepGaitV2 expects frames [N, T, H, W] (4 dims), got shape "
-                f"{tuple(frames.shape)}; add a batch axis for a single sequence (frames[None])"
-            )
+        check_frames("DeepGaitV2", frames)
         x = self.layer1(self.layer0(frames.unsqueeze(1)))
         for stage in (self.layer2, self.layer3, self.layer4):
             if isinstance(stage, FrameWise):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gaitwave.models.layers import BasicBlock2d, FrameWise
+from gaitwave.models.layers import BasicBlock2d, FrameWise, check_frames
 
 
 class GaitBase(nn.Module):
@@ -77,11 +77,7 @@ class GaitBase(nn.Module):
         `lengths` is accepted for the common backbone interface and not needed: frames are
         processed one by one, so padding frames never mix with valid ones.
         """
-        if frames.dim() != 4:
-            raise ValueError(
-                f"GaitBase expects frames [N, T, H, W] (4 dims), got shape {tuple(frames.shape)}; "
-                "add a batch axis for a single sequence (frames[None])"
-            )
+        check_frames("GaitBase", frames)
         return self.trunk(frames.unsqueeze(1))
 
     def out_lengths(self, lengths: torch.Tensor) -> torch.Tensor:

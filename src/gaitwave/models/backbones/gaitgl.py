@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gaitwave.models.layers import GLConv, mask_padding, xavier_init
+from gaitwave.models.layers import GLConv, check_frames, mask_padding, xavier_init
 
 #: LTA (local temporal aggregation) kernel and stride: every 3 frames become one
 TEMPORAL_STRIDE = 3
@@ -87,11 +87,7 @@ class GaitGL(nn.Module):
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1], `lengths [N] | None` -> `[N, C, T // 3, H, W / 2]`."""
-        if frames.dim() != 4:
-            raise ValueError(
-                f"GaitGL expects frames [N, T, H, W] (4 dims), got shape {tuple(frames.shape)}; "
-                "add a batch axis for a single sequence (frames[None])"
-            )
+        check_frames("GaitGL", frames)
         if frames.shape[1] < TEMPORAL_STRIDE:
             raise ValueError(
                 f"GaitGL needs at least {TEMPORAL_STRIDE} frames (the LTA stride), got "

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gaitwave.models.layers import FocalConv2d, FrameWise, xavier_init
+from gaitwave.models.layers import FocalConv2d, FrameWise, check_frames, xavier_init
 
 #: OpenGait's CASIA-B layer list (configs/gaitpart/gaitpart.yaml)
 CASIAB_LAYERS = ("BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3")
@@ -88,11 +88,7 @@ class GaitPart(nn.Module):
 
         `lengths` is accepted for the common backbone interface and not needed (frame-wise).
         """
-        if frames.dim() != 4:
-            raise ValueError(
-                f"GaitPart expects frames [N, T, H, W] (4 dims), got shape {tuple(frames.shape)}; "
-                "add a batch axis for a single sequence (frames[None])"
-            )
+        check_frames("GaitPart", frames)
         return self.feature(frames.unsqueeze(1))
 
     def out_lengths(self, lengths: torch.Tensor) -> torch.Tensor:

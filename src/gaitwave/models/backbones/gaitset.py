@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from gaitwave.models.heads import temporal_max
-from gaitwave.models.layers import FrameWise, xavier_init
+from gaitwave.models.layers import FrameWise, check_frames, xavier_init
 
 
 def _conv_pair(in_channels: int, out_channels: int, first_kernel: int, pool: bool) -> nn.Sequential:
@@ -69,11 +69,7 @@ class GaitSet(nn.Module):
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`frames [N, T, H, W]` in [0, 1], `lengths [N] | None` -> `[N, C, 1, 2 H', W']`."""
-        if frames.dim() != 4:
-            raise ValueError(
-                f"GaitSet expects frames [N, T, H, W] (4 dims), got shape {tuple(frames.shape)}; "
-                "add a batch axis for a single sequence (frames[None])"
-            )
+        check_frames("GaitSet", frames)
         frame_maps = self.block1(frames.unsqueeze(1))
         global_maps = self.global_block2(temporal_max(frame_maps, lengths))
         frame_maps = self.block2(frame_maps)
