@@ -21,7 +21,7 @@ are computed once, in probe chunks, over the whole gallery; each chunk is sliced
 
 import dataclasses
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -313,6 +313,25 @@ def masked_mean(values: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
 
 
+def _row_distances(
+    emb: Tensor,
+    probe_rows: np.ndarray,
+    gallery_rows: np.ndarray,
+    metric: str,
+    chunk_size: int | None,
+) -> Iterator[tuple[int, Tensor]]:
+    """Part-mean distances of the probe rows of `emb [N, C, P]` to its gallery rows, in probe
+    chunks `(start, dist [q, G])` (see :func:`iter_part_distance`)."""
+    device = emb.device
+    return iter_part_distance(
+        emb,
+        emb[torch.from_numpy(gallery_rows).to(device)],
+        metric,
+        chunk_size,
+        probe_rows=torch.from_numpy(probe_rows).to(device),
+    )
+
+
 def view_matrices(
     emb: Tensor,
     ids: Sequence[Hashable],
@@ -370,13 +389,7 @@ def view_matrices(
     hit = np.full((probe_rows.size, num_views), np.nan)
     has_match = np.zeros((probe_rows.size, num_views), dtype=bool)
     average_precision = np.full((probe_rows.size, num_views), np.nan)
-    chunks = iter_part_distance(
-        emb,
-        emb[torch.from_numpy(gallery_rows).to(device)],
-        metric,
-        chunk_size,
-        probe_rows=torch.from_numpy(probe_rows).to(device),
-    )
+    chunks = _row_distances(emb, probe_rows, gallery_rows, metric, chunk_size)
     for start, dist in chunks:
         stop = start + dist.shape[0]
         for v2 in range(num_views):
@@ -537,13 +550,7 @@ def retrieval_metrics(
     row_ids = encode_ids(ids, {})
     probe_codes = torch.from_numpy(row_ids[probe_rows]).to(device)
     gallery_codes = torch.from_numpy(row_ids[gallery_rows]).to(device)
-    chunks = iter_part_distance(
-        emb,
-        emb[torch.from_numpy(gallery_rows).to(device)],
-        metric,
-        chunk_size,
-        probe_rows=torch.from_numpy(probe_rows).to(device),
-    )
+    chunks = _row_distances(emb, probe_rows, gallery_rows, metric, chunk_size)
     ranking = ProbeRanking.concatenate(
         [
             rank_probes(dist, probe_codes[start : start + dist.shape[0]], gallery_codes)
