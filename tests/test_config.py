@@ -15,12 +15,15 @@ from gaitwave.config import config_dir
 
 CONF = config_dir()
 APPS = sorted(p.stem for p in CONF.glob("*.yaml"))
+# every option of every group, nested groups too (`fusion/schedule`)
 GROUP_OPTIONS = sorted(
-    (group.name, option.stem)
+    (option.parent.relative_to(CONF).as_posix(), option.stem)
     for group in CONF.iterdir()
     if group.is_dir() and group.name not in {"hydra", "paths"}
-    for option in group.glob("*.yaml")
+    for option in group.rglob("*.yaml")
 )
+# groups a run adds rather than replaces (not in train.yaml's defaults list)
+ADDED_GROUPS = {"ablation"}
 
 
 def compose_app(app: str, tmp_path: Path, overrides: list[str]) -> DictConfig:
@@ -48,7 +51,8 @@ def test_every_app_composes(tmp_path: Path, app: str) -> None:
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_group_option_builds(tmp_path: Path, group: str, option: str) -> None:
     """The train config with this option builds its module, data, callbacks, loggers, trainer."""
-    cfg = compose_app("train", tmp_path, [f"{group}={option}"])
+    prefix = "+" if group in ADDED_GROUPS else ""
+    cfg = compose_app("train", tmp_path, [f"{prefix}{group}={option}"])
     module = build_module(cfg, num_classes=10)
     assert sum(p.numel() for p in module.parameters()) > 0
     assert module.terms, f"{group}/{option}.yaml leaves no loss term"

@@ -66,7 +66,7 @@ def test_short_train_lowers_the_loss_writes_the_report_and_evaluates_again(
     assert (again / "metrics.json").is_file()
 
 
-def test_norm_fusion_with_sine_exponent_and_wandb_logger(
+def test_norm_fusion_moves_its_exponent_with_the_wandb_logger(
     tmp_path: Path, data_dir: Path, tiny_train_config
 ) -> None:
     cfg = tiny_train_config(
@@ -74,9 +74,6 @@ def test_norm_fusion_with_sine_exponent_and_wandb_logger(
         data_dir,
         "debug=tiny",
         "fusion=norm",
-        "exponent=sine",
-        "exponent.l_min=-1",
-        "exponent.l_max=1",
         "logger=wandb",
         "trainer.max_steps=8",
         "trainer.log_every_n_steps=1",

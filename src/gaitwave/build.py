@@ -11,7 +11,13 @@ from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
+from gaitwave.callbacks import ExponentCallback
+from gaitwave.fusion import Fusion
 from gaitwave.module import GaitModule, LossTerm
+from gaitwave.tracking import wandb_identity
+
+NORM_FUSION = "gaitwave.fusion.NormFusion"
+WANDB_LOGGER = "lightning.pytorch.loggers.WandbLogger"
 
 
 def build_terms(loss_cfg: DictConfig) -> dict[str, LossTerm]:
@@ -26,11 +32,39 @@ def build_terms(loss_cfg: DictConfig) -> dict[str, LossTerm]:
             )
         terms[name] = LossTerm(
             loss=instantiate(term.loss),
-            fusion=instantiate(term.fusion),
+            fusion=build_fusion(name, term.fusion),
             weight=term.get("weight", 1.0),
             input=term.get("input", "embeddings"),
         )
     return terms
+
+
+def build_fusion(term: str, fusion_cfg: DictConfig) -> Fusion:
+    """The fusion of loss term `term`; a schedule on a fusion that is not norm-fusion, or a bad
+    schedule, fails here (before training) naming the key."""
+    target = fusion_cfg.get("_target_", "")
+    schedule = fusion_cfg.get("schedule")
+    key = f"loss.{term}.fusion.schedule"
+    if schedule is not None and target != NORM_FUSION:
+        raise ValueError(
+            f"{key}: an exponent schedule only acts on norm-fusion, but this term's fusion is "
+            f"{target}; use fusion=norm, or drop the schedule from this term"
+        )
+    if schedule is not None:
+        try:
+            instantiate(schedule)
+        except Exception as error:  # hydra wraps the schedule's ValueError
+            reason = error.__cause__ or error
+            raise ValueError(
+                f"{key} (set with fusion.schedule.* for every term, or {key}.* for this term "
+                f"alone): {reason}"
+            ) from error
+    fusion = instantiate(fusion_cfg)
+    if not isinstance(fusion, Fusion):
+        raise ValueError(
+            f"loss.{term}.fusion: {target} is not a gaitwave fusion; use fusion=post, pre or norm"
+        )
+    return fusion
 
 
 def build_module(cfg: DictConfig, num_classes: int) -> GaitModule:
@@ -62,13 +96,25 @@ def protocol_config(data_cfg: DictConfig) -> str | dict:
 
 
 def build_callbacks(cfg: DictConfig) -> list[Callback]:
-    """The `callbacks` group plus the exponent schedule (`exponent` group)."""
-    configs = list((cfg.get("callbacks") or {}).values())
-    if cfg.get("exponent"):
-        configs.append(cfg.exponent)
-    return [instantiate(c) for c in configs if c is not None and "_target_" in c]
+    """The `callbacks` group plus the `ExponentCallback`, which moves the exponent of every
+    scheduled norm-fusion (part of the method, so present whatever the `callbacks` group says)."""
+    configs = (cfg.get("callbacks") or {}).values()
+    return [instantiate(c) for c in configs if c is not None and "_target_" in c] + [
+        ExponentCallback()
+    ]
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
-    """The `logger` group: CSV by default, W&B with `logger=wandb`, none with `logger=none`."""
-    return [instantiate(c) for c in (cfg.get("logger") or {}).values() if "_target_" in c]
+    """The `logger` group: CSV by default, W&B with `logger=wandb`, none with `logger=none`.
+    A W&B logger's unset `name`, `group` and `job_type` come from the run (`wandb_identity`)."""
+    loggers = []
+    for logger_cfg in (cfg.get("logger") or {}).values():
+        if "_target_" not in logger_cfg:
+            continue
+        if logger_cfg._target_ == WANDB_LOGGER:
+            identity = wandb_identity(cfg)
+            unset = {k: v for k, v in identity.items() if logger_cfg.get(k) is None}
+            loggers.append(instantiate(logger_cfg, **unset))
+        else:
+            loggers.append(instantiate(logger_cfg))
+    return loggers

@@ -1,8 +1,9 @@
 """gaitwave-train: train a gait model, evaluate it under the dataset's protocol, write the report.
 
 gaitwave-train                                   # the default experiment on SynthGait
-gaitwave-train fusion=norm exponent=sine exponent.l_min=-1 exponent.l_max=1
+gaitwave-train fusion=post                       # post-fusion instead of Waveloss
 gaitwave-train -m fusion=pre,post,norm           # a Hydra multirun sweep
+gaitwave-train -m +ablation=fusion experiment=synthgait_quick   # the paper's Table 5
 gaitwave-train debug=fdr                         # fast_dev_run
 """
 
@@ -25,6 +26,8 @@ from gaitwave.config import config_dir
 from gaitwave.evaluation import ProtocolSpec, RetrievalSpec
 from gaitwave.evaluation.protocols import headline_key
 from gaitwave.evaluation.report import write_report
+from gaitwave.run_status import RunStatus
+from gaitwave.tracking import log_final_metrics, log_run_config, wandb_loggers
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = build_loggers(cfg)
     trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg), logger=loggers or False)
 
+    log_run_config(loggers, cfg)
     summarise_max_in_wandb(loggers, module.protocol)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     if not cfg.get("test", True):
@@ -77,6 +81,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics = results["metrics"]
     if not trainer.is_global_zero:  # under DDP, rank zero alone reports
         return metrics
+    log_final_metrics(loggers, metrics)
     console = Console()
     spec = module.protocol
     if not trainer.fast_dev_run:
@@ -101,12 +106,6 @@ def log_report_to_wandb(loggers: list, files: dict[str, Path], metrics: dict[str
             rows = list(csv.reader(f))
         logger.log_table(key="test/per_view", columns=rows[0], data=rows[1:])
         logger.log_image(key="test/view_heatmaps", images=[str(files["heatmaps"])])
-
-
-def wandb_loggers(loggers: list) -> list:
-    from lightning.pytorch.loggers import WandbLogger
-
-    return [logger for logger in loggers if isinstance(logger, WandbLogger)]
 
 
 def summarise_max_in_wandb(loggers: list, spec: ProtocolSpec | RetrievalSpec) -> None:
@@ -142,11 +141,16 @@ def print_gei_baseline(cfg: DictConfig, metrics: dict[str, float], console: Cons
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Console entry: returns `mean/rank1` (retrieval protocols: `rank1`) so Hydra sweepers can
-    optimise it."""
+    optimise it. The run folder's `status.json` says whether the job completed or failed."""
+    status = RunStatus(Path(cfg.paths.output_dir))
     try:
         metrics = train(cfg)
+    except BaseException as error:
+        status.failed(error)
+        raise
     finally:
         finish_wandb()
+    status.completed()
     return metrics.get(headline_key(cfg.data.protocol))
 
 

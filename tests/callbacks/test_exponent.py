@@ -1,8 +1,7 @@
-"""ExponentSchedule on a tiny LightningModule: schedule, resume, logging and diagnostics."""
+"""ExponentCallback on a tiny LightningModule: each term's own schedule, resume, logging."""
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from lightning.pytorch.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from gaitwave.callbacks import ExponentSchedule
-from gaitwave.fusion import NormFusion, PostFusion
+from gaitwave.callbacks import ExponentCallback
+from gaitwave.fusion import ExponentSchedule, NormFusion, PostFusion
 from gaitwave.fusion.exponent import exponent_at
 from gaitwave.losses import CircleLoss, TripletLoss
 
@@ -32,16 +31,24 @@ class Term(nn.Module):
         self.loss, self.fusion, self.weight = loss, fusion, weight
 
 
+SCHEDULE = {"mode": "abs", "l_min": -1.0, "l_max": 2.0, "cycles": 3}
+# the circle term moves on its own schedule
+CIRCLE_SCHEDULE = {"mode": "affine", "l_min": 0.0, "l_max": 4.0, "cycles": 1}
+
+
 class TinyModule(pl.LightningModule):
-    """Linear embeddings `[N, 4, PARTS]` with two Waveloss terms and a post-fusion term."""
+    """Linear embeddings `[N, 4, PARTS]` with two scheduled Waveloss terms (each its own
+    schedule) and a post-fusion term."""
 
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Linear(8, 4 * PARTS)
         self.terms = nn.ModuleDict(
             {
-                "triplet": Term(TripletLoss(), NormFusion()),
-                "circle": Term(CircleLoss(gamma=32.0), NormFusion()),
+                "triplet": Term(TripletLoss(), NormFusion(schedule=ExponentSchedule(**SCHEDULE))),
+                "circle": Term(
+                    CircleLoss(gamma=32.0), NormFusion(schedule=ExponentSchedule(**CIRCLE_SCHEDULE))
+                ),
                 "plain": Term(TripletLoss(), PostFusion(), weight=0.5),
             }
         )
@@ -115,32 +122,40 @@ def make_trainer(tmp_path: Path, callbacks: list, logger=False, **kwargs) -> pl.
     )
 
 
-SCHEDULE = {"mode": "abs", "l_min": -1.0, "l_max": 2.0, "cycles": 3}
+def expected_exponents(total_steps: int, schedule: dict = SCHEDULE) -> list[float]:
+    return [exponent_at(t, total_steps, **schedule) for t in range(total_steps)]
 
 
-def expected_exponents(total_steps: int) -> list[float]:
-    return [exponent_at(t, total_steps, **SCHEDULE) for t in range(total_steps)]
-
-
-def test_sets_every_norm_fusion_from_global_step(tmp_path: Path) -> None:
+def test_sets_each_norm_fusion_from_its_own_schedule(tmp_path: Path) -> None:
     model = TinyModule()
-    make_trainer(tmp_path, [ExponentSchedule(**SCHEDULE)], max_steps=12).fit(model)
+    make_trainer(tmp_path, [ExponentCallback()], max_steps=12).fit(model)
     steps = [step for step, _, _ in model.exponents]
     assert steps == list(range(12))
-    expected = expected_exponents(12)
-    assert [triplet for _, triplet, _ in model.exponents] == pytest.approx(expected, abs=1e-6)
-    assert [circle for _, _, circle in model.exponents] == pytest.approx(expected, abs=1e-6)
+    triplet = [triplet for _, triplet, _ in model.exponents]
+    circle = [circle for _, _, circle in model.exponents]
+    assert triplet == pytest.approx(expected_exponents(12), abs=1e-6)
+    assert circle == pytest.approx(expected_exponents(12, CIRCLE_SCHEDULE), abs=1e-6)
+    assert triplet != pytest.approx(circle, abs=1e-3)
+
+
+def test_a_fusion_starts_at_its_schedules_first_value_and_a_constant_stays() -> None:
+    assert NormFusion(schedule=ExponentSchedule(**CIRCLE_SCHEDULE)).exponent.item() == 2.0
+    static = NormFusion(schedule=ExponentSchedule(mode="static", value=-1.5))
+    assert static.exponent.item() == -1.5
+    assert NormFusion(exponent=0.5).schedule is None
+    with pytest.raises(ValueError, match="not both"):
+        NormFusion(exponent=1.0, schedule=ExponentSchedule())
 
 
 @pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint")
 def test_resume_from_checkpoint_continues_the_schedule(tmp_path: Path) -> None:
     total, interrupted_at = 12, 7
     uninterrupted = TinyModule()
-    make_trainer(tmp_path / "a", [ExponentSchedule(**SCHEDULE)], max_steps=total).fit(uninterrupted)
+    make_trainer(tmp_path / "a", [ExponentCallback()], max_steps=total).fit(uninterrupted)
 
     first = TinyModule()
     trainer = make_trainer(
-        tmp_path / "b", [ExponentSchedule(**SCHEDULE), StopAt(interrupted_at)], max_steps=total
+        tmp_path / "b", [ExponentCallback(), StopAt(interrupted_at)], max_steps=total
     )
     trainer.fit(first)
     assert trainer.global_step == interrupted_at
@@ -152,7 +167,7 @@ def test_resume_from_checkpoint_continues_the_schedule(tmp_path: Path) -> None:
     assert saved.item() == pytest.approx(expected_exponents(total)[interrupted_at - 1], abs=1e-6)
 
     second = TinyModule()
-    make_trainer(tmp_path / "c", [ExponentSchedule(**SCHEDULE)], max_steps=total).fit(
+    make_trainer(tmp_path / "c", [ExponentCallback()], max_steps=total).fit(
         second, ckpt_path=checkpoint
     )
     assert second.terms["triplet"].fusion.exponent.item() == pytest.approx(
@@ -165,66 +180,52 @@ def test_resume_from_checkpoint_continues_the_schedule(tmp_path: Path) -> None:
 
 def test_total_steps_from_max_epochs(tmp_path: Path) -> None:
     model = TinyModule()
-    make_trainer(tmp_path, [ExponentSchedule(**SCHEDULE)], max_epochs=2).fit(model)
+    make_trainer(tmp_path, [ExponentCallback()], max_epochs=2).fit(model)
     total = 2 * BATCHES_PER_EPOCH
     assert [triplet for _, triplet, _ in model.exponents] == pytest.approx(
         expected_exponents(total), abs=1e-6
     )
 
 
-def test_logs_exponent_and_diagnostics_to_every_logger(tmp_path: Path) -> None:
+def test_logs_each_terms_exponent_to_every_logger(tmp_path: Path) -> None:
     loggers = [MemoryLogger(), MemoryLogger()]
-    model = TinyModule()
-    callback = ExponentSchedule(**SCHEDULE, diagnostics_every_n_steps=3)
-    make_trainer(tmp_path, [callback], logger=loggers, max_steps=10).fit(model)
+    make_trainer(tmp_path, [ExponentCallback()], logger=loggers, max_steps=10).fit(TinyModule())
     assert loggers[0].history == loggers[1].history
+    for term, schedule in (("triplet", SCHEDULE), ("circle", CIRCLE_SCHEDULE)):
+        key = f"train/exponent/{term}"
+        logged = {step: metrics[key] for step, metrics in loggers[0].history if key in metrics}
+        assert logged == pytest.approx(dict(enumerate(expected_exponents(10, schedule))), abs=1e-6)
+    assert not any("train/exponent/plain" in m for _, m in loggers[0].history)
 
-    exponents = {
-        step: metrics["train/exponent"]
-        for step, metrics in loggers[0].history
-        if "train/exponent" in metrics
-    }
-    assert exponents == pytest.approx(dict(enumerate(expected_exponents(10))), abs=1e-6)
 
-    diagnostics = {
-        step: metrics
-        for step, metrics in loggers[0].history
-        if any(key.startswith("diag/") for key in metrics)
-    }
-    assert sorted(diagnostics) == [0, 3, 6, 9]
-    for step, metrics in diagnostics.items():
-        prefix = "diag/terms.triplet.fusion"
-        part_losses = torch.tensor(
-            [metrics[f"{prefix}/F/p{p:02d}"] for p in range(PARTS)], dtype=torch.float64
-        )
-        torch.testing.assert_close(part_losses, model.part_losses[step].double())
-        omega = torch.tensor(
-            [metrics[f"{prefix}/omega/p{p:02d}"] for p in range(PARTS)], dtype=torch.float64
-        )
-        fusion = NormFusion(exponent_at(step, 10, **SCHEDULE))
-        torch.testing.assert_close(omega, fusion.weights(part_losses), rtol=1e-5, atol=1e-6)
-        assert metrics[f"{prefix}/omega_max"] == pytest.approx(omega.max().item())
-        assert metrics[f"{prefix}/omega_min"] == pytest.approx(omega.min().item())
-        shares = omega / omega.sum()
-        entropy = -sum(s * math.log(s) for s in shares.tolist())
-        assert metrics[f"{prefix}/omega_entropy"] == pytest.approx(entropy)
-        assert metrics[f"{prefix}/F_max"] == pytest.approx(part_losses.max().item())
-        assert f"diag/terms.circle.fusion/omega/p{PARTS - 1:02d}" in metrics
-        plain = [metrics[f"diag/terms.plain.fusion/omega/p{p:02d}"] for p in range(PARTS)]
-        assert plain == [1.0] * PARTS
-        assert metrics["diag/terms.plain.fusion/omega_entropy"] == pytest.approx(math.log(PARTS))
+@pytest.mark.parametrize("circle", ["constant", "same schedule"])
+def test_one_schedule_logs_train_exponent(tmp_path: Path, circle: str) -> None:
+    model = TinyModule()
+    fusion = model.terms["circle"].fusion
+    fusion.schedule = None if circle == "constant" else ExponentSchedule(**SCHEDULE)
+    logger = MemoryLogger()
+    make_trainer(tmp_path, [ExponentCallback()], logger=logger, max_steps=4).fit(model)
+    logged = [m["train/exponent"] for _, m in logger.history if "train/exponent" in m]
+    assert logged == pytest.approx(expected_exponents(4), abs=1e-6)
+    assert not any("train/exponent/triplet" in m for _, m in logger.history)
+    circles = [c for _, _, c in model.exponents]
+    assert circles == ([2.0] * 4 if circle == "constant" else pytest.approx(logged, abs=1e-6))
 
 
 def test_unbounded_training_raises_a_clear_error(tmp_path: Path) -> None:
-    trainer = make_trainer(tmp_path, [ExponentSchedule()], max_steps=-1, max_epochs=-1)
+    trainer = make_trainer(tmp_path, [ExponentCallback()], max_steps=-1, max_epochs=-1)
     with pytest.raises(ValueError, match="max_steps"):
         trainer.fit(TinyModule())
 
 
-def test_bad_arguments_raise_clear_errors() -> None:
+def test_bad_schedules_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match="mode"):
         ExponentSchedule(mode="sine")
     with pytest.raises(ValueError, match="l_min"):
         ExponentSchedule(l_min=2.0, l_max=1.0)
-    with pytest.raises(ValueError, match="diagnostics_every_n_steps"):
-        ExponentSchedule(diagnostics_every_n_steps=-1)
+    with pytest.raises(ValueError, match="value"):
+        ExponentSchedule(mode="static")
+    with pytest.raises(ValueError, match="static only"):
+        ExponentSchedule(mode="abs", value=1.0)
+    with pytest.raises(ValueError, match="cycles"):
+        ExponentSchedule(cycles=0)

@@ -1,4 +1,5 @@
-"""NormFusion (Waveloss): every property of MATH.md section 4, items 1 to 8, 12 and 13."""
+"""NormFusion (Waveloss): every property of docs/MATH.md section 4 (items 1 to 8, 12, 13) and
+the truncation and normalisation switches of section 5."""
 
 from __future__ import annotations
 
@@ -228,3 +229,61 @@ def test_bad_part_losses_raise_clear_errors() -> None:
         NormFusion().reduce(torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"vector \[P\]"):
         NormFusion().weights(torch.ones(0))
+
+
+# docs/MATH.md section 5: (normalize, truncate, l) -> value, 4 * dL/dF on F = [1, 2, 3, 10]
+SWITCH_GOLDEN = [
+    (True, False, -1.0, 4.0000, [1.6597, 1.4028, 1.1903, 0.7964]),
+    (True, False, 1.0, 4.0000, [0.3978, 0.4565, 0.5246, 1.3115]),
+    (True, False, 3.0, 4.0000, [-0.4496, -0.5638, -0.6543, 1.9540]),
+    (False, True, -1.0, 7.2329, [3.0096, 2.7405, 2.4955, 1.2955]),
+    (False, True, 1.0, 2.4959, [0.3323, 0.3649, 0.4007, 0.7719]),
+    (False, True, 3.0, 1.2316, [0.0367, 0.0486, 0.0643, 0.4600]),
+    (False, False, -1.0, 7.2329, [3.0012, 2.5366, 2.1524, 1.4400]),
+    (False, False, 1.0, 2.4959, [0.2482, 0.2849, 0.3274, 0.8183]),
+    (False, False, 3.0, 1.2316, [-0.1384, -0.1736, -0.2015, 0.6016]),
+]
+
+
+@pytest.mark.parametrize(("normalize", "truncate", "exponent", "value", "grad"), SWITCH_GOLDEN)
+def test_switches_golden_table(
+    normalize: bool, truncate: bool, exponent: float, value: float, grad: list[float]
+) -> None:
+    fusion = NormFusion(exponent, truncate=truncate, normalize=normalize)
+    part_losses = vector(GOLDEN_F)
+    loss = fusion.reduce(part_losses)
+    (gradient,) = torch.autograd.grad(loss, part_losses)
+    assert loss.item() == pytest.approx(value, abs=5e-5)
+    torch.testing.assert_close(
+        4 * gradient, torch.tensor(grad, dtype=torch.float64), atol=5e-5, rtol=0
+    )
+
+
+def test_switches_off_match_the_plain_formulas() -> None:
+    """Without truncation the gradient is that of the un-truncated formula; without
+    normalisation the value is `mean(w * F)` with the plain weights."""
+    part_losses = vector([0.3, 1.7, 0.9, 2.4, 0.1])
+    for exponent in (-2.0, 0.7, 2.0):
+        bare = NormFusion(exponent, truncate=False, normalize=True)
+        expected = grad_of(lambda f, e=exponent: untruncated(f, e), part_losses)
+        torch.testing.assert_close(grad_of(bare.reduce, part_losses), expected)
+        f = part_losses.detach()
+        a = torch.exp(f / torch.linalg.vector_norm(f))
+        w = (a / torch.linalg.vector_norm(a)) ** exponent
+        unnormalised = NormFusion(exponent, truncate=True, normalize=False)
+        assert unnormalised.reduce(part_losses).item() == pytest.approx((w * f).mean().item())
+
+
+@pytest.mark.parametrize(("normalize", "truncate"), [(True, False), (False, True), (False, False)])
+def test_switches_at_exponent_zero_and_degenerate_inputs(normalize: bool, truncate: bool) -> None:
+    """l = 0: every variant is post-fusion up to the constant 1 / ||a||^0 = 1; zero F: finite."""
+    part_losses = vector([0.5, 1.5, 4.0])
+    fusion = NormFusion(0.0, truncate=truncate, normalize=normalize)
+    assert fusion.reduce(part_losses).item() == pytest.approx(2.0)
+    torch.testing.assert_close(
+        grad_of(fusion.reduce, part_losses), torch.full((3,), 1 / 3).double()
+    )
+    for values in ([0.0, 0.0, 0.0], [0.0, 0.0, 5.0]):
+        zeros = vector(values, dtype=torch.float32)
+        gradient = grad_of(NormFusion(2.0, truncate=truncate, normalize=normalize).reduce, zeros)
+        assert torch.isfinite(gradient).all()

@@ -1,5 +1,6 @@
-"""Lightning callbacks."""
+"""Lightning callbacks: the exponent schedule and the fusion diagnostics."""
 
-from gaitwave.callbacks.exponent import ExponentSchedule
+from gaitwave.callbacks.diagnostics import FusionDiagnostics
+from gaitwave.callbacks.exponent import ExponentCallback
 
-__all__ = ["ExponentSchedule"]
+__all__ = ["ExponentCallback", "FusionDiagnostics"]

@@ -1,0 +1,79 @@
+"""The ablation report's figure: grouped bars (rows x metrics, std error bars) and, for an
+exponent-range ablation, a heatmap of the headline metric over l_min x l_max.
+
+Drawn on a standalone :class:`~matplotlib.figure.Figure` (Agg canvas): no pyplot state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class LGrid:
+    """Mean ``metric`` per exponent range: ``values[i, j]`` for ``(l_mins[i], l_maxs[j])``,
+    NaN where no completed run exists (missing or invalid pair)."""
+
+    l_mins: list[float]
+    l_maxs: list[float]
+    values: np.ndarray  # [len(l_mins), len(l_maxs)] float64, percent
+    metric: str
+
+
+def _bars(axis: Axes, labels: Sequence[str], metrics: Sequence[str], means, stds) -> None:
+    width = 0.8 / max(1, len(labels))
+    positions = np.arange(len(metrics), dtype=float)
+    for i, label in enumerate(labels):
+        offset = (i - (len(labels) - 1) / 2) * width
+        axis.bar(positions + offset, means[i], width, yerr=stds[i], capsize=2, label=label)
+    axis.set_xticks(positions, metrics, fontsize=8)
+    axis.set_ylabel("test metric (%)")
+    axis.set_title("mean ± std over seeds")
+    if labels:
+        axis.legend(
+            fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(3, len(labels))
+        )
+
+
+def _heatmap(figure: Figure, axis: Axes, grid: LGrid) -> None:
+    image = axis.imshow(np.ma.masked_invalid(grid.values), cmap="viridis")
+    axis.set_xticks(range(len(grid.l_maxs)), [f"{v:g}" for v in grid.l_maxs])
+    axis.set_yticks(range(len(grid.l_mins)), [f"{v:g}" for v in grid.l_mins])
+    axis.set_xlabel("l_max")
+    axis.set_ylabel("l_min")
+    axis.set_title(f"{grid.metric} (%), mean over seeds")
+    finite = grid.values[np.isfinite(grid.values)]
+    middle = float(finite.mean()) if finite.size else 0.0
+    for (row, col), value in np.ndenumerate(grid.values):
+        if not math.isnan(value):
+            color = "black" if value > middle else "white"
+            axis.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8, color=color)
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+
+
+def plot_report(
+    labels: Sequence[str],
+    metrics: Sequence[str],
+    means: np.ndarray,
+    stds: np.ndarray,
+    grid: LGrid | None,
+    path: Path,
+) -> Path:
+    """Save the bars (``means``, ``stds``: ``[rows, metrics]`` percent, NaN mean: no bar) and,
+    with ``grid``, the l_min x l_max heatmap beside them, as a PNG at ``path``."""
+    bars_width = min(16.0, max(6.0, 2.0 + 0.3 * len(metrics) * len(labels)))
+    widths = [bars_width] if grid is None else [bars_width, 5.5]
+    figure = Figure(figsize=(sum(widths), 4.8))
+    axes = figure.subplots(1, len(widths), squeeze=False, width_ratios=widths)[0]
+    _bars(axes[0], labels, metrics, means, stds)
+    if grid is not None:
+        _heatmap(figure, axes[1], grid)
+    figure.savefig(path, dpi=150, bbox_inches="tight")
+    return path
