@@ -61,3 +61,15 @@ def test_every_group_option_builds(tmp_path: Path, group: str, option: str) -> N
     build_loggers(cfg)
     if cfg.trainer.accelerator == "cpu":  # a GPU trainer instantiates only where a GPU exists
         instantiate(cfg.trainer)
+
+
+def test_without_a_logger_the_learning_rate_monitor_is_left_out(tmp_path: Path) -> None:
+    """`logger=none`: Lightning's LearningRateMonitor would refuse to start without a logger."""
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    def monitors(*overrides: str) -> int:
+        callbacks = build_callbacks(compose_app("train", tmp_path, list(overrides)))
+        return sum(isinstance(c, LearningRateMonitor) for c in callbacks)
+
+    assert monitors() == 1
+    assert monitors("logger=none") == 0

@@ -18,6 +18,7 @@ from gaitwave.tracking import wandb_identity
 
 NORM_FUSION = "gaitwave.fusion.NormFusion"
 WANDB_LOGGER = "lightning.pytorch.loggers.WandbLogger"
+LR_MONITOR = "lightning.pytorch.callbacks.LearningRateMonitor"
 
 
 def build_terms(loss_cfg: DictConfig) -> dict[str, LossTerm]:
@@ -98,10 +99,15 @@ def protocol_config(data_cfg: DictConfig) -> str | dict:
 def build_callbacks(cfg: DictConfig) -> list[Callback]:
     """The `callbacks` group plus the `ExponentCallback`, which moves the exponent of every
     scheduled norm-fusion (part of the method, so present whatever the `callbacks` group says)."""
-    configs = (cfg.get("callbacks") or {}).values()
-    return [instantiate(c) for c in configs if c is not None and "_target_" in c] + [
-        ExponentCallback()
-    ]
+    configs = [c for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    if not has_loggers(cfg):  # nothing to monitor the learning rate into
+        configs = [c for c in configs if c._target_ != LR_MONITOR]
+    return [instantiate(c) for c in configs] + [ExponentCallback()]
+
+
+def has_loggers(cfg: DictConfig) -> bool:
+    """Whether the `logger` group configures any logger (`logger=none` does not)."""
+    return any("_target_" in c for c in (cfg.get("logger") or {}).values())
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:

@@ -58,6 +58,8 @@ def ensure_data(data_cfg: DictConfig) -> None:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test and report; returns the test metrics (flat keys, percent)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
     out_dir = Path(cfg.paths.output_dir)

@@ -19,6 +19,7 @@ worker, raises an error whose message names its file (`SequenceFormatError` /
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -239,6 +240,13 @@ def _seed_worker(worker_id: int) -> None:
     cv2.setNumThreads(1)
 
 
+def _worker_context(num_workers: int) -> str | None:
+    """Loader workers fork on Linux, explicitly: inside a process that joblib started (the jobs of
+    `hydra/launcher=local`) the default start method is joblib's, whose processes the DataLoader
+    cannot start. Elsewhere the platform's default."""
+    return "fork" if num_workers > 0 and sys.platform.startswith("linux") else None
+
+
 class GaitDataModule(L.LightningDataModule):
     """Training and test data of a gait dataset in the OpenGait layout.
 
@@ -443,6 +451,7 @@ class GaitDataModule(L.LightningDataModule):
             pin_memory=torch.cuda.is_available(),
             worker_init_fn=_seed_worker,
             generator=torch.Generator().manual_seed(self.seed),
+            multiprocessing_context=_worker_context(self.num_workers),
         )
 
     def train_dataloader(self) -> DataLoader:
