@@ -12,11 +12,14 @@ the config's ``row``, else by their overrides. Printed and written to ``--out`` 
 
 - ``report.md``: mean ± std (ddof = 1) and n per row of the headline metrics (view protocols:
   NM, BG, CL and mean rank-1; retrieval protocols: rank-1/5/10, mAP, mINP), the paired
-  differences against the baseline row (``--baseline``, default the ``post`` / ``fusion=post``
-  row) with 95 % Student t intervals and a verdict (within or beyond seed noise), and every
-  failed, unfinished or incomplete job.
+  differences against the baseline row (``--baseline``, else the row the ablation declares,
+  else the ``post`` / ``fusion=post`` row) with 95 % Student t intervals and a verdict (within
+  or beyond seed noise), and every failed, unfinished or incomplete job.
 - ``report.csv``: one line per row and metric (mean, std, n, paired difference, interval).
 - ``report.png``: grouped bars with std error bars; for an l_min x l_max ablation, a heatmap.
+- part weights, from the jobs' ``fusion_weights.csv``: a section of ``report.md`` with, per loss
+  term and row, the omega max/min ratio over training and the most and least favoured parts;
+  ``part_weights.csv`` (mean omega and F per row, term and part) and ``part_weights.png``.
 
 Exit status 0 when the report is written (failed jobs are listed, not fatal); 1 with a message
 when no run folder is found, or a metric or baseline names nothing.
@@ -31,8 +34,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gaitwave.analysis.ablation import build_report, write_report
+from gaitwave.analysis.ablation import build_report
 from gaitwave.analysis.runs import ReportError
+from gaitwave.analysis.tables import write_report
 
 REPORT_SUBFOLDER = "report"
 CONSOLE_WIDTH = 160
@@ -51,8 +55,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline",
         metavar="ROW",
-        help="row to compare against, by label or overrides (default: the row labelled post "
-        "or with fusion=post)",
+        help="row to compare against, by label or overrides (default: the row the ablation "
+        "declares, else the row labelled post or with fusion=post)",
     )
     parser.add_argument(
         "--metrics",
@@ -62,7 +66,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help=f"where report.md/.csv/.png go (default: <first DIR>/{REPORT_SUBFOLDER})",
+        help=f"where report.md/.csv/.png and part_weights.csv/.png go (default: <first "
+        f"DIR>/{REPORT_SUBFOLDER})",
     )
     return parser.parse_args(argv)
 

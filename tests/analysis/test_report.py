@@ -11,7 +11,8 @@ import pytest
 from matplotlib.image import imread
 from rich.console import Console
 
-from gaitwave.analysis.ablation import build_report, to_markdown, write_report
+from gaitwave.analysis.ablation import build_report
+from gaitwave.analysis.tables import to_markdown, write_report
 from gaitwave.report import main
 
 SENTENCE_NORM = (

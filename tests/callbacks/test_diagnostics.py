@@ -14,8 +14,10 @@ from lightning.pytorch.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from gaitwave.analysis.weights import FUSION_WEIGHTS_CSV as CSV_NAME
+from gaitwave.analysis.weights import read_fusion_log
 from gaitwave.callbacks import FusionDiagnostics
-from gaitwave.callbacks.diagnostics import CSV_NAME, PNG_NAME, read_weights
+from gaitwave.callbacks.diagnostics import PNG_NAME
 from gaitwave.fusion import NormFusion, PostFusion, PreFusion
 from gaitwave.losses import CircleLoss, TripletLoss
 
@@ -137,21 +139,9 @@ def test_writes_the_weights_csv_and_the_picture(tmp_path: Path) -> None:
     assert sorted({int(r["step"]) for r in rows}) == [0, 2, 4]
     triplet_at_4 = [float(r["F"]) for r in rows if r["term"] == "triplet" and r["step"] == "4"]
     assert triplet_at_4 == pytest.approx(model.part_losses[4].tolist(), rel=1e-5)
-    weights = read_weights(tmp_path / CSV_NAME)
-    steps, omega = weights["triplet"]
-    assert steps.tolist() == [0, 2, 4] and omega.shape == (3, PARTS)
+    log = read_fusion_log(tmp_path / CSV_NAME)["triplet"]
+    assert log.steps.tolist() == [0, 2, 4] and log.omega.shape == (3, PARTS)
     assert (tmp_path / PNG_NAME).stat().st_size > 0
-
-
-def test_rows_repeated_by_a_resumed_run_count_once(tmp_path: Path) -> None:
-    path = tmp_path / CSV_NAME
-    path.write_text(
-        "step,term,part,F,omega\n0,t,0,1,0.9\n0,t,1,2,1.1\n2,t,0,1,0.8\n2,t,1,2,1.2\n"
-        "2,t,0,1,0.7\n2,t,1,2,1.3\n"
-    )
-    steps, omega = read_weights(path)["t"]
-    assert steps.tolist() == [0, 2]
-    assert omega.tolist() == [[0.9, 1.1], [0.7, 1.3]]
 
 
 def test_a_bad_period_is_refused() -> None:

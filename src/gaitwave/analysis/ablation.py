@@ -1,5 +1,6 @@
-"""Paper-style ablation tables: run folders grouped into rows, mean ± std over seeds, paired
-differences against a baseline row, and the jobs that failed or never finished.
+"""The ablation report's numbers: run folders grouped into rows, mean ± std over seeds, paired
+differences against a baseline row, the exponent-range grid, the part weights and the jobs that
+failed or never finished. :mod:`gaitwave.analysis.tables` renders them.
 
 Rows: jobs with the same overrides, leaving out ``seed=...`` and overrides of ``paths.*`` and
 ``hydra.*``, and the same config ``row`` form one row, in the order they first appear. A row is
@@ -7,15 +8,23 @@ labelled by its config's ``row`` when set, else by its overrides (those shared b
 out), else ``(defaults)``.
 
 Metrics: the protocol's headline keys (:func:`headline_metrics`) unless chosen. Statistics per
-row and metric: mean, sample std (ddof = 1) and n over the completed jobs. Against the baseline
-(``--baseline``, else the row labelled ``post`` or with ``fusion=post``): per seed both rows
-ran, ``row - baseline``; the mean difference and its 95 % Student t interval.
+row and metric: mean, sample std (ddof = 1) and n over the completed jobs.
+
+Baseline: the row named by ``--baseline``, else the row the ablation declares
+(``hydra.sweeper.baseline`` in the sweep's ``multirun.yaml``, see
+:func:`~gaitwave.analysis.runs.declared_baseline`), else the row labelled ``post``, else the first
+with ``fusion=post``. Per seed both rows ran, ``row - baseline``; the mean difference and its
+95 % Student t interval.
+
+l grid: for an exponent-range ablation (config ``ablation: l_grid``, or rows varying both l_min
+and l_max), the headline metric's mean per (l_min, l_max).
+
+Part weights (:mod:`gaitwave.analysis.weights`): per row and loss term, how far the fusion tilts
+omega over the parts, from the completed jobs' ``fusion_weights.csv``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -23,11 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from gaitwave.analysis.plots import LGrid, plot_report
+from gaitwave.analysis import weights
+from gaitwave.analysis.plots import LGrid
 from gaitwave.analysis.runs import (
     COMPLETED,
     RUNNING,
@@ -48,10 +55,6 @@ SUMMARY_NAMES = ("rank1", "rank5", "rank10", "mAP", "mINP")
 BASELINE_FUSION = "fusion=post"
 BASELINE_LABEL = "post"
 L_GRID_ABLATION = "l_grid"
-CSV_COLUMNS = (
-    "row", "metric", "mean", "std", "n", "baseline", "diff_mean", "ci_low", "ci_high", "n_pairs",
-    "verdict",
-)  # fmt: skip
 
 
 @dataclass
@@ -65,6 +68,11 @@ class Row:
     @property
     def completed(self) -> list[Job]:
         return [job for job in self.jobs if job.status == COMPLETED and job.metrics]
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seed of every completed job (that has one), in job order."""
+        return [job.seed for job in self.completed if job.seed is not None]
 
     def values(self, metric: str) -> list[float]:
         """``metric`` of every completed job that has a finite value for it."""
@@ -112,6 +120,7 @@ class AblationReport:
     common_overrides: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
     l_grid: LGrid | None = None
+    part_weights: list[weights.TermWeights] = field(default_factory=list)  # grouped by term
 
     @property
     def headline(self) -> str:
@@ -263,7 +272,7 @@ def _problems(rows: Sequence[Row], jobs: Sequence[Job], metrics: Sequence[str]) 
 def _duplicate_seed_notes(rows: Sequence[Row]) -> list[str]:
     notes = []
     for row in rows:
-        seeds = [job.seed for job in row.completed if job.seed is not None]
+        seeds = row.seeds
         for seed in sorted({s for s in seeds if seeds.count(s) > 1}):
             notes.append(
                 f"row '{row.label}' has {seeds.count(seed)} completed runs with seed {seed}: all "
@@ -338,6 +347,9 @@ def build_report(
     grid, grid_notes = (
         build_l_grid(rows, jobs, summaries, headline_metric(metrics)) if metrics else (None, [])
     )
+    part_weights, weight_notes = weights.part_weights(
+        {row.label: [job.folder for job in row.completed] for row in rows}
+    )
     return AblationReport(
         dirs=[str(d) for d in dirs],
         num_jobs=len(jobs),
@@ -349,248 +361,7 @@ def build_report(
         paired=paired,
         problems=_problems(rows, jobs, metrics),
         common_overrides=_common_overrides([row.overrides for row in rows]),
-        notes=_duplicate_seed_notes(rows) + grid_notes,
+        notes=_duplicate_seed_notes(rows) + grid_notes + weight_notes,
         l_grid=grid,
+        part_weights=part_weights,
     )
-
-
-# ---- formatting ---------------------------------------------------------------------------
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.2f}"
-
-
-def summary_cell(summary: Summary | None, row_n: int) -> str:
-    """``69.70 ± 0.50``, ``69.70`` for one run, ``-`` for none; ``(n=k)`` when k differs from
-    the row's n."""
-    if summary is None:
-        return "-"
-    text = f"{summary.mean:.2f}"
-    if summary.std is not None:
-        text += f" ± {summary.std:.2f}"
-    return text if summary.n == row_n else f"{text} (n={summary.n})"
-
-
-def paired_cell(diff: PairedDifference, row_pairs: int) -> str:
-    """``+0.80 [-0.40, +2.00]`` (difference [95 % CI]), ``+0.80`` for one pair, ``-`` for none."""
-    if diff.mean is None:
-        return "-"
-    text = _signed(diff.mean)
-    if diff.low is not None and diff.high is not None:
-        text += f" [{_signed(diff.low)}, {_signed(diff.high)}]"
-    return text if diff.n == row_pairs else f"{text} (n={diff.n})"
-
-
-def statement(row: str, baseline: str, metric: str, diff: PairedDifference) -> str:
-    """``norm vs post: mean/rank1 +0.80 (95 % CI -0.40..+2.00, n=5 pairs): within seed noise``."""
-    head = f"{row} vs {baseline}: {metric}"
-    if diff.mean is None:
-        return f"{head}: {diff.verdict}"
-    pairs = f"n={diff.n} pair" + ("s" if diff.n != 1 else "")
-    if diff.low is None or diff.high is None:
-        return f"{head} {_signed(diff.mean)} ({pairs}): {diff.verdict}"
-    interval = f"95 % CI {_signed(diff.low)}..{_signed(diff.high)}"
-    return f"{head} {_signed(diff.mean)} ({interval}, {pairs}): {diff.verdict}"
-
-
-def _seeds(row: Row) -> str:
-    seeds = sorted(job.seed for job in row.completed if job.seed is not None)
-    return ",".join(map(str, seeds)) or "-"
-
-
-def summary_table(report: AblationReport) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the mean ± std table."""
-    header = ["row", "n", "seeds", *report.metrics]
-    body = []
-    for row in report.rows:
-        n = len(row.completed)
-        cells = [summary_cell(report.summaries[(row.label, m)], n) for m in report.metrics]
-        body.append([row.label, str(n), _seeds(row), *cells])
-    return header, body
-
-
-def paired_table(report: AblationReport) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the paired-difference table (empty without a baseline)."""
-    header = ["row", "pairs", *report.metrics]
-    body = []
-    for row in report.rows:
-        if report.baseline is None or row is report.baseline:
-            continue
-        diffs = [report.paired[(row.label, m)] for m in report.metrics]
-        pairs = report.paired[(row.label, report.headline)].n
-        body.append([row.label, str(pairs), *(paired_cell(d, pairs) for d in diffs)])
-    return header, body
-
-
-def paired_long_table(report: AblationReport) -> tuple[list[str], list[list[str]]]:
-    """The paired differences one line per row and metric, with the verdict (the console's)."""
-    header = ["row", "metric", "difference", "95 % CI", "pairs", "verdict"]
-    body = []
-    for (label, metric), diff in report.paired.items():
-        mean = "-" if diff.mean is None else _signed(diff.mean)
-        interval = "-" if diff.low is None else f"{_signed(diff.low)}..{_signed(diff.high)}"
-        body.append([label, metric, mean, interval, str(diff.n), diff.verdict])
-    return header, body
-
-
-def statements(report: AblationReport) -> list[str]:
-    """One sentence per non-baseline row on the headline metric."""
-    if report.baseline is None:
-        return []
-    return [
-        statement(row.label, report.baseline.label, report.headline, diff)
-        for row in report.rows
-        if (diff := report.paired.get((row.label, report.headline))) is not None
-    ]
-
-
-def problem_table(report: AblationReport) -> tuple[list[str], list[list[str]]]:
-    header = ["folder", "row", "seed", "status", "error"]
-    body = [
-        [str(p.folder), p.row, "-" if p.seed is None else str(p.seed), p.status, p.error or "-"]
-        for p in report.problems
-    ]
-    return header, body
-
-
-def _markdown_table(header: list[str], body: list[list[str]]) -> list[str]:
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    return [line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, body)]
-
-
-def to_markdown(report: AblationReport) -> str:
-    """``report.md``: the tables, the baseline statements and the jobs left out."""
-    completed = sum(len(row.completed) for row in report.rows)
-    lines = [
-        "# Ablation report",
-        "",
-        f"Runs from {', '.join(f'`{d}`' for d in report.dirs)}: {report.num_jobs} jobs, "
-        f"{completed} completed, in {len(report.rows)} rows.",
-    ]
-    if report.common_overrides:
-        shared = " ".join(report.common_overrides)
-        lines.append(f"Every row also has the overrides `{shared}`.")
-    lines += ["", "## Test metrics (%), mean ± std over seeds", ""]
-    lines += _markdown_table(*summary_table(report))
-    lines += [
-        "",
-        "n: completed runs; std: sample standard deviation (ddof = 1), none for a single run.",
-        "",
-        "## Against the baseline, paired by seed",
-        "",
-        report.baseline_note[0].upper() + report.baseline_note[1:] + ".",
-    ]
-    if report.baseline is not None and len(report.rows) > 1:
-        lines += [
-            "Cells: mean of (row - baseline) over the seeds both ran [95 % Student t interval].",
-            "",
-            *_markdown_table(*paired_table(report)),
-            "",
-            *(f"- {sentence}" for sentence in statements(report)),
-        ]
-    if report.l_grid is not None:
-        grid = report.l_grid
-        lines += ["", f"## {grid.metric} (%) by l_min (rows) and l_max (columns)", ""]
-        header = ["l_min \\ l_max", *(f"{v:g}" for v in grid.l_maxs)]
-        body = [
-            [f"{l_min:g}", *("" if math.isnan(v) else f"{v:.2f}" for v in values)]
-            for l_min, values in zip(grid.l_mins, grid.values, strict=True)
-        ]
-        lines += _markdown_table(header, body)
-        lines += ["", "Empty cell: no completed run with that range (also shown in report.png)."]
-    if report.notes:
-        lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]
-    lines += ["", "## Jobs failed, unfinished or incomplete", ""]
-    if report.problems:
-        lines += _markdown_table(*problem_table(report))
-        lines += ["", "running or unknown: unfinished (still running, or killed)."]
-    else:
-        lines.append("None: every job completed with every metric.")
-    return "\n".join(lines) + "\n"
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.6f}"
-
-
-def to_csv(report: AblationReport) -> str:
-    """``report.csv``: one line per row and metric, paired columns empty for the baseline."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    base = report.baseline.label if report.baseline is not None else ""
-    for row in report.rows:
-        for m in report.metrics:
-            summary = report.summaries[(row.label, m)]
-            cells = [row.label, m]
-            if summary is None:
-                cells += ["", "", "0"]
-            else:
-                cells += [_number(summary.mean), _number(summary.std), str(summary.n)]
-            diff = report.paired.get((row.label, m))
-            if diff is None:
-                cells += [base, "", "", "", "", "baseline" if row is report.baseline else ""]
-            else:
-                cells += [base, _number(diff.mean), _number(diff.low), _number(diff.high)]
-                cells += [str(diff.n), diff.verdict]
-            writer.writerow(cells)
-    return out.getvalue()
-
-
-def _rich_table(title: str, header: list[str], body: list[list[str]]) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    widest = max(len(cells[0]) for cells in [header, *body])
-    table.add_column(header[0], style="bold", overflow="fold", min_width=min(widest, 12))
-    for name in header[1:]:
-        table.add_column(name, justify="right", overflow="fold")
-    for cells in body:
-        table.add_row(*cells)
-    return table
-
-
-def print_report(report: AblationReport, console: Console | None = None) -> None:
-    """The tables, statements and problem jobs on the console."""
-    console = console or Console()
-    if report.common_overrides:
-        console.print(f"Every row also has: {' '.join(report.common_overrides)}", markup=False)
-    console.print(_rich_table("test metrics (%), mean ± std over seeds", *summary_table(report)))
-    console.print(report.baseline_note, markup=False)
-    if report.baseline is not None and len(report.rows) > 1:
-        title = f"paired differences vs {report.baseline.label} (row - baseline, by seed)"
-        console.print(_rich_table(title, *paired_long_table(report)))
-        for sentence in statements(report):
-            console.print(sentence, markup=False)
-    for note in report.notes:
-        console.print(f"Note: {note}", markup=False)
-    if report.problems:
-        title = f"{len(report.problems)} job(s) failed, unfinished or incomplete"
-        console.print(_rich_table(title, *problem_table(report)))
-
-
-def write_report(
-    report: AblationReport, out_dir: Path, console: Console | None = None
-) -> dict[str, Path]:
-    """Print the report and write ``report.md``, ``report.csv`` and ``report.png`` into
-    ``out_dir``; returns their paths (keys ``markdown``, ``csv``, ``png``)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    print_report(report, console)
-    paths = {"markdown": out_dir / "report.md", "csv": out_dir / "report.csv"}
-    paths["markdown"].write_text(to_markdown(report))
-    paths["csv"].write_text(to_csv(report))
-    drawn = [row for row in report.rows if row.completed]  # rows without results: no bars
-    shape = (len(drawn), len(report.metrics))
-    means, stds = np.full(shape, np.nan), np.zeros(shape)
-    for i, row in enumerate(drawn):
-        for j, metric in enumerate(report.metrics):
-            summary = report.summaries[(row.label, metric)]
-            if summary is not None:
-                means[i, j], stds[i, j] = summary.mean, summary.std or 0.0
-    labels = [row.label for row in drawn]
-    paths["png"] = plot_report(
-        labels, report.metrics, means, stds, report.l_grid, out_dir / "report.png"
-    )
-    return paths

@@ -1,5 +1,6 @@
-"""The ablation report's figure: grouped bars (rows x metrics, std error bars) and, for an
-exponent-range ablation, a heatmap of the headline metric over l_min x l_max.
+"""The ablation report's figures: grouped bars (rows x metrics, std error bars) and, for an
+exponent-range ablation, a heatmap of the headline metric over l_min x l_max (``report.png``);
+mean omega and F per part, one line per row (``part_weights.png``).
 
 Drawn on a standalone :class:`~matplotlib.figure.Figure` (Agg canvas): no pyplot state.
 """
@@ -76,4 +77,31 @@ def plot_report(
     if grid is not None:
         _heatmap(figure, axes[1], grid)
     figure.savefig(path, dpi=150, bbox_inches="tight")
+    return path
+
+
+def plot_part_weights(
+    terms: dict[str, list[tuple[str, np.ndarray, np.ndarray]]], path: Path
+) -> Path:
+    """Save, per loss term (``terms``: term -> ``(row label, mean omega [P], mean F [P])`` per
+    row), the mean omega per part (left) and mean part loss F (right), one line per row, x the
+    part index (0 = top strip of the silhouette), as a PNG at ``path``."""
+    figure = Figure(figsize=(11.0, 3.2 * len(terms)), layout="constrained")
+    axes = figure.subplots(len(terms), 2, squeeze=False)
+    for (omega_axis, loss_axis), (term, rows) in zip(axes, terms.items(), strict=True):
+        for label, omega, loss in rows:
+            omega_axis.plot(np.arange(len(omega)), omega, marker="o", markersize=3, label=label)
+            loss_axis.plot(np.arange(len(loss)), loss, marker="o", markersize=3, label=label)
+        omega_axis.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+        omega_axis.set_title(f"{term}: mean omega per part over training")
+        omega_axis.set_ylabel("omega")
+        loss_axis.set_title(f"{term}: mean part loss F over training")
+        loss_axis.set_ylabel("F")
+        parts = max(len(omega) for _, omega, _ in rows)
+        for axis in (omega_axis, loss_axis):
+            axis.set_xticks(range(parts))
+            axis.tick_params(axis="x", labelsize=7)
+            axis.set_xlabel(f"part (0 = top, {parts - 1} = bottom)")
+        omega_axis.legend(fontsize=7)
+    figure.savefig(path, dpi=130)
     return path

@@ -10,7 +10,6 @@ part; appended, so a resumed run keeps the rows written before it stopped). When
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,16 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from gaitwave.analysis.weights import (
+    FUSION_WEIGHTS_COLUMNS,
+    FUSION_WEIGHTS_CSV,
+    PartLog,
+    read_fusion_log,
+)
 from gaitwave.callbacks.exponent import term_label
 from gaitwave.fusion import Fusion
 
-CSV_NAME = "fusion_weights.csv"
 PNG_NAME = "fusion_weights.png"
-CSV_COLUMNS = ["step", "term", "part", "F", "omega"]
 
 
 def fusion_diagnostics(name: str, fusion: Fusion) -> dict[str, float]:
@@ -57,26 +60,10 @@ def fusion_diagnostics(name: str, fusion: Fusion) -> dict[str, float]:
     return metrics
 
 
-def read_weights(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """`fusion_weights.csv` -> per term, steps `[S]` and omega `[S, P]` (the last row written
-    for a step wins, so rows repeated by a resumed run count once)."""
-    table: dict[str, dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            table[row["term"]][int(row["step"])][int(row["part"])] = float(row["omega"])
-    result = {}
-    for term, by_step in table.items():
-        steps = sorted(by_step)
-        parts = sorted(by_step[steps[0]])
-        omega = np.array([[by_step[s].get(p, np.nan) for p in parts] for s in steps])
-        result[term] = (np.array(steps), omega)
-    return result
-
-
-def draw_weights(weights: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path | None:
+def draw_weights(logs: dict[str, PartLog], path: Path) -> Path | None:
     """One heatmap per term (parts x logged steps, colour omega) into `path`; None when no term
     has more than one part."""
-    terms = {t: w for t, w in weights.items() if w[1].shape[1] > 1}
+    terms = {t: (log.steps, log.omega) for t, log in logs.items() if log.omega.shape[1] > 1}
     if not terms:
         return None
     fig = Figure(figsize=(8, 2.6 * len(terms)), layout="constrained")
@@ -118,7 +105,7 @@ class FusionDiagnostics(pl.Callback):
         self._last_step = -1
 
     def _csv_path(self, trainer: pl.Trainer) -> Path:
-        return Path(trainer.default_root_dir) / CSV_NAME
+        return Path(trainer.default_root_dir) / FUSION_WEIGHTS_CSV
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
@@ -159,7 +146,7 @@ class FusionDiagnostics(pl.Callback):
         with open(path, "a", newline="") as f:
             writer = csv.writer(f)
             if new_file:
-                writer.writerow(CSV_COLUMNS)
+                writer.writerow(FUSION_WEIGHTS_COLUMNS)
             for term, fusion in fusions.items():
                 losses = fusion.last_part_losses.double().cpu().tolist()
                 weights = fusion.last_weights.double().cpu().tolist()
@@ -170,7 +157,7 @@ class FusionDiagnostics(pl.Callback):
         path = self._csv_path(trainer)
         if not trainer.is_global_zero or not path.is_file():
             return
-        image = draw_weights(read_weights(path), path.with_name(PNG_NAME))
+        image = draw_weights(read_fusion_log(path), path.with_name(PNG_NAME))
         if image is None:
             return
         from lightning.pytorch.loggers import WandbLogger
