@@ -33,7 +33,8 @@ from gaitwave.config import config_dir
 from gaitwave.module import GaitModule
 from timing import compare, seconds
 
-# name -> (overrides of conf/train.yaml, reference per-frame GMACs at 64 x 44 from PROTOCOLS.md)
+# name -> (overrides of conf/train.yaml, reference per-frame GMACs at 64 x 44 from
+# docs/PROTOCOLS.md)
 MODELS: dict[str, tuple[list[str], float | None]] = {
     "gaitset": (["experiment=gaitset"], 0.11),
     "gaitpart": (["experiment=gaitpart"], None),

@@ -13,7 +13,7 @@ count in ``--threads``:
   torchmetrics' ``RetrievalHitRate(top_k=k)`` for k = 1, 5, 10 and ``RetrievalMAP`` on the
   flattened pairs (the pairs' construction included); the numbers are asserted equal.
   Goal: at least 10x faster.
-- ``views``: ``casiab_view_matrices`` on GEI-like features ``[13640, 4096, 1]`` (CASIA-B layout).
+- ``views``: ``view_matrices`` (CASIA-B) on GEI-like features ``[13640, 4096, 1]``.
 - ``oumvlp``: ``evaluate(protocol="oumvlp")`` on random features of ``--ids`` test ids x 14 views
   x 2 sequences (OU-MVLP: 5,154 ids, 144,312 rows), ``C = 256``, ``P = 16``, with a bounded
   ``--chunk``: wall time and peak RSS. Run each size in its own process (peak RSS is per
@@ -31,13 +31,13 @@ import time
 import torch
 
 from gaitwave.evaluation import (
-    RetrievalSpec,
-    casiab_view_matrices,
+    PROTOCOLS,
+    RetrievalProtocol,
     evaluate,
     part_distance,
     rank_metrics,
+    view_matrices,
 )
-from gaitwave.evaluation.protocols import CASIAB
 from timing import compare
 
 OUMVLP_VIEWS = [f"{a:03d}" for a in (0, 15, 30, 45, 60, 75, 90, 180, 195, 210, 225, 240, 255, 270)]
@@ -61,7 +61,7 @@ def bench_whole(size: int, args: argparse.Namespace) -> None:
     probe, gallery = emb[is_probe], emb[~is_probe]
     all_ids = ids.tolist()
     types = ["probe" if flag else "gallery" for flag in is_probe.tolist()]
-    spec = RetrievalSpec(name="bench", probe_types=("probe",), gallery_types=("gallery",))
+    spec = RetrievalProtocol(name="bench", probe_types=("probe",), gallery_types=("gallery",))
     probe_t = probe.permute(2, 0, 1).contiguous()  # [P, Q, C]
     gallery_t = gallery.permute(2, 1, 0).contiguous()  # [P, C, G]
     out = torch.empty(args.parts, 1024, size)
@@ -133,18 +133,18 @@ def bench_views(args: argparse.Namespace) -> None:
     rows = [(f"{i:03d}", t, v) for i in range(1, 125) for t in types for v in views]
     emb, _ = clustered(124, len(types) * len(views), 4096, 1)  # [13640, 4096, 1]
     ids, row_types, row_views = ([row[k] for row in rows] for k in range(3))
-    gallery_rows = torch.tensor([t in CASIAB.gallery_types for t in row_types])
+    gallery_rows = torch.tensor([t in PROTOCOLS["casiab"].gallery_types for t in row_types])
     probe_t = emb[~gallery_rows].permute(2, 0, 1).contiguous()
     gallery_t = emb[gallery_rows].permute(2, 1, 0).contiguous()
     base, whole, ratio = compare(
         lambda: torch.bmm(probe_t, gallery_t),
-        lambda: casiab_view_matrices(emb, ids, row_types, row_views),
+        lambda: view_matrices(emb, ids, row_types, row_views),
         torch.device("cpu"),
         args.repeats,
         args.warmup,
     )
     print(
-        f"  casiab_view_matrices on [{emb.shape[0]}, 4096, 1] ({probe_t.shape[1]} probes x "
+        f"  view_matrices on [{emb.shape[0]}, 4096, 1] ({probe_t.shape[1]} probes x "
         f"{gallery_t.shape[2]} gallery): matmul {base:.2f} s, whole {whole:.2f} s, "
         f"ratio {ratio:.2f}x"
     )

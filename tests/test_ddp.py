@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gaitwave.evaluate import evaluate_checkpoint
+from gaitwave.eval import evaluate_checkpoint
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from gaitwave.config import config_dir
+from gaitwave.data.index import DatasetLayoutError, load_partition
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE, pretreat_frames
 from gaitwave.data.readers import load_sequence
 from gaitwave.data.synthgait import generate
@@ -103,13 +104,20 @@ def test_casiab_pickles_equal_synthgaits_own_pretreated_set(
     assert pickle_tree(tmp_path / "out") == pickle_tree(direct)
 
 
-def test_casiab_73_leaves_005_out_of_training(tmp_path: Path) -> None:
-    write_pngs(tmp_path / "raw" / "005" / "nm-01" / "090", render(5))
-    prepare(tmp_path / "raw", tmp_path / "out", "casiab", casiab_73=True)
-    partition = json.loads((tmp_path / "out" / "partition.json").read_text())
-    assert len(partition["TRAIN_SET"]) == 73 and "005" not in partition["TRAIN_SET"]
-    with pytest.raises(PrepareError, match="casiab_73"):
-        prepare(tmp_path / "raw", tmp_path / "out2", "gait3d", casiab_73=True)
+def test_partition_rules_are_the_index_rules(tmp_path: Path) -> None:
+    """A partition file the datamodule's index refuses, prepare refuses with the same message
+    (one set of rules, in gaitwave.data.index); prepare adds the rules of a prepared dataset."""
+    write_pngs(tmp_path / "raw" / "075" / "nm-01" / "090", render(75, frames=6))
+    given = tmp_path / "given.json"
+    given.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": ["075"], "PROBE_SET": "x"}))
+    with pytest.raises(DatasetLayoutError) as refused:
+        load_partition(given)
+    with pytest.raises(PrepareError) as prepare_refused:
+        prepare(tmp_path / "raw", tmp_path / "out", "casiab", partition=given)
+    assert str(prepare_refused.value) == str(refused.value)
+    assert "'PROBE_SET' is not a list" in str(refused.value)
+    given.write_text(json.dumps({"TRAIN_SET": ["001"], "TEST_SET": ["075"]}))
+    assert prepare(tmp_path / "raw", tmp_path / "out", "casiab", partition=given).written == 1
 
 
 def test_workers_do_not_change_the_bytes(casiab_raw: Path, tmp_path: Path) -> None:
@@ -361,7 +369,7 @@ def test_synth_png_prepare_train_evaluate(
     tmp_path: Path, tiny_train_config, compose_config
 ) -> None:
     """gaitwave-synth format=png -> gaitwave-prepare -> gaitwave-train debug=tiny -> evaluate."""
-    from gaitwave.evaluate import evaluate_checkpoint
+    from gaitwave.eval import evaluate_checkpoint
     from gaitwave.synth import main as synth_main
     from gaitwave.train import train
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from gaitwave.evaluate import evaluate_checkpoint
+from gaitwave.eval import evaluate_checkpoint
 from gaitwave.train import train
 
 

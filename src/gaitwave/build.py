@@ -12,6 +12,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from gaitwave.callbacks import ExponentCallback
+from gaitwave.evaluation.settings import eval_settings
 from gaitwave.fusion import Fusion
 from gaitwave.module import GaitModule, LossTerm
 from gaitwave.tracking import wandb_identity
@@ -73,27 +74,19 @@ def build_module(cfg: DictConfig, num_classes: int) -> GaitModule:
     backbone = instantiate(cfg.backbone)
     head = instantiate(cfg.head)(in_channels=backbone.out_channels, num_classes=num_classes)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    evaluation = eval_settings(cfg)
     return GaitModule(
         backbone=backbone,
         head=head,
         terms=build_terms(cfg.loss),
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
-        protocol=protocol_config(cfg.data),
-        metric=cfg.data.get("metric", "euc"),
-        eval_feature=cfg.get("eval_feature", "embeddings"),
+        protocol=evaluation.protocol,
+        metric=evaluation.metric,
+        eval_feature=evaluation.feature,
         config=OmegaConf.to_container(cfg, resolve=True),
         num_classes=num_classes,
     )
-
-
-def protocol_config(data_cfg: DictConfig) -> str | dict:
-    """`data.protocol`: a name (`casiab`; what older checkpoints store) or the `protocol:`
-    subtree as a plain dict (parsed and checked by `GaitModule`)."""
-    protocol = data_cfg.protocol
-    if isinstance(protocol, DictConfig):
-        return OmegaConf.to_container(protocol, resolve=True)
-    return protocol
 
 
 def build_callbacks(cfg: DictConfig) -> list[Callback]:

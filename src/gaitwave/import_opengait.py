@@ -75,7 +75,7 @@ def import_checkpoint(
     """Convert the OpenGait checkpoint `source` into the gaitwave checkpoint `target`.
 
     The model is built from the training config with `overrides`; unless an override sets it,
-    `eval_feature` is the output equal to OpenGait's inference embedding. Returns a summary:
+    `eval.feature` is the output equal to OpenGait's inference embedding. Returns a summary:
     `model` (OpenGait's name), `num_classes`, `eval_feature`, `tensors` (how many were mapped),
     `iteration`, `caveats` (where the import differs from OpenGait).
     """
@@ -91,8 +91,8 @@ def import_checkpoint(
     defaults = []
     if not any(o.startswith("paths.output_dir=") for o in overrides):
         defaults.append(f"paths.output_dir={target.resolve().parent}")
-    if not any(o.startswith("eval_feature=") for o in overrides):
-        defaults.append(f"eval_feature={opengait.eval_feature(state)}")
+    if not any(o.startswith("eval.feature=") for o in overrides):
+        defaults.append(f"eval.feature={opengait.eval_feature(state)}")
     cfg = compose_train_config([*defaults, *overrides])
 
     num_classes = opengait.num_classes(state)
@@ -117,7 +117,7 @@ def import_checkpoint(
     return {
         "model": spec.name,
         "num_classes": num_classes,
-        "eval_feature": cfg.eval_feature,
+        "eval_feature": cfg.eval.feature,
         "tensors": len(state),
         "iteration": iteration,
         "caveats": opengait.caveats(state),

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor, nn
 
-from gaitwave.evaluation import (
-    RetrievalSpec,
-    ViewMatrix,
-    retrieval_metrics,
-    summarize_view_matrices,
-    view_matrices,
-)
-from gaitwave.evaluation.protocols import AnyProtocol, get_any_protocol
+from gaitwave.evaluation import EvalSplit, Evaluation, GaitProtocolMetric, get_protocol
+from gaitwave.evaluation.protocols import ProtocolLike
 from gaitwave.models import GaitModel
 
 MODEL_OUTPUTS = ("embeddings", "bn_embeddings", "logits")
@@ -48,17 +41,6 @@ class LossTerm(nn.Module):
         return self.weight * self.fusion(self.loss, outputs[self.input], labels)
 
 
-@dataclass
-class EvalSplit:
-    """The gathered test split in test-record order: embeddings and one label per row."""
-
-    emb: Tensor  # [N, C, P] float32, CPU
-    ids: list[str]
-    types: list[str]
-    views: list[str]
-    rows: list[int]  # index of each row in the datamodule's `test_records`
-
-
 class GaitModule(L.LightningModule):
     """Backbone + head + loss terms, trained by steps, evaluated under a protocol.
 
@@ -69,8 +51,8 @@ class GaitModule(L.LightningModule):
         optimizer: partial taking the parameters (from Hydra, `_partial_: true`).
         scheduler: partial taking the optimiser, stepped every training step, or None.
         protocol: evaluation protocol for validation and test: a name (`casiab`), a config
-            mapping (`conf/data/*.yaml`'s `protocol:` subtree) or a spec; parsed here, so a
-            bad protocol fails before training.
+            mapping (`data.protocol`) or a `Protocol`; parsed here, so a bad protocol fails
+            before training.
         metric: distance for evaluation, `euc` or `cos`.
         eval_feature: which model output is evaluated (`embeddings` or `bn_embeddings`).
         config: the resolved run config, stored in checkpoints to rebuild the model.
@@ -84,7 +66,7 @@ class GaitModule(L.LightningModule):
         terms: Mapping[str, LossTerm],
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
-        protocol: AnyProtocol = "casiab",
+        protocol: ProtocolLike = "casiab",
         metric: str = "euc",
         eval_feature: str = "embeddings",
         config: dict | None = None,
@@ -99,15 +81,17 @@ class GaitModule(L.LightningModule):
         self.terms = nn.ModuleDict(terms)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.protocol = get_any_protocol(protocol)
+        self.protocol = get_protocol(protocol)
         self.metric = metric
         self.eval_feature = eval_feature
         self.config = config
         self.num_classes = num_classes
-        self._eval_outputs: list[tuple[Tensor, Tensor]] = []
-        # `test_results`: "metrics" (flat, percent), "matrices" (view protocols; None for
-        # retrieval) and, when `keep_test_split` is set, "split" (the gathered EvalSplit).
-        self.test_results: dict[str, Any] = {}
+        # Gathers the evaluated embeddings of the test split (built in `setup`).
+        self.protocol_metric: GaitProtocolMetric | None = None
+        # After `trainer.test`: the protocol's evaluation and, with `keep_test_split`, the
+        # gathered split itself (embeddings in test-record order with their labels).
+        self.test_evaluation: Evaluation | None = None
+        self.test_split: EvalSplit | None = None
         self.keep_test_split = False
 
     def forward(self, frames: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
@@ -128,9 +112,9 @@ class GaitModule(L.LightningModule):
     def _global_batch(
         self, outputs: dict[str, Tensor], labels: Tensor
     ) -> tuple[dict[str, Tensor], Tensor]:
-        """Under DDP, the whole P x K batch on every rank (MATH.md: every rank computes the same
-        part losses F, weights and m). Gradients flow back to each rank's own samples; with DDP's
-        gradient averaging the update equals the single-process one."""
+        """Under DDP, the whole P x K batch on every rank (docs/MATH.md, section 1: every rank
+        computes the same part losses F, weights and m). Gradients flow back to each rank's own
+        samples; with DDP's gradient averaging the update equals the single-process one."""
         if self.trainer.world_size == 1:
             return outputs, labels
         gathered = {
@@ -138,96 +122,57 @@ class GaitModule(L.LightningModule):
         }
         return gathered, self.all_gather(labels).flatten(0, 1)
 
-    # ---- evaluation: gather embeddings of the whole test split, then run the protocol ----
+    # ---- evaluation: one GaitProtocolMetric gathers the test split, then the protocol runs ----
 
-    def _collect(self, batch: Mapping[str, Tensor]) -> None:
-        outputs = self(batch["frames"], batch["lengths"])
-        features = outputs[self.eval_feature].float().cpu()
-        self._eval_outputs.append((batch["index"].cpu(), features))
-
-    def _gathered(self) -> EvalSplit:
-        """The embeddings of the whole test split, every rank's rows, in test-record order."""
-        index = torch.cat([i for i, _ in self._eval_outputs])
-        features = torch.cat([f for _, f in self._eval_outputs])
-        self._eval_outputs.clear()
-        if self.trainer.world_size > 1:  # each rank embedded a disjoint share of the test split
-            index, features = self._all_ranks_rows(index), self._all_ranks_rows(features)
-        order = torch.argsort(index)
-        rows = index[order].tolist()
-        records = [self.trainer.datamodule.test_records[i] for i in rows]
-        return EvalSplit(
-            emb=features[order],
-            ids=[r.id for r in records],
-            types=[r.type for r in records],
-            views=[r.view for r in records],
-            rows=rows,
-        )
-
-    def _probe_mask(self, rows: list[int]) -> list[bool] | None:
-        """Per row, whether it is a probe, for retrieval protocols without probe types."""
-        spec = self.protocol
-        if not isinstance(spec, RetrievalSpec) or spec.gallery_types is not None:
-            return None  # view protocols and probes chosen by type need no mask
+    def setup(self, stage: str) -> None:
+        """Build the metric from the datamodule's test split (each record's id, type and view,
+        and the PROBE_SET mask): a protocol those labels cannot serve fails here, before
+        training. Validation runs the test protocol on the same split."""
         datamodule = self.trainer.datamodule
-        mask = getattr(datamodule, "test_probe_mask", None)
-        if mask is None:
-            raise ValueError(
-                f"protocol {spec.name!r} takes its probes from the partition's PROBE_SET "
-                f"(data.protocol.probe_types is null), but the datamodule "
-                f"({type(datamodule).__name__}) has no test_probe_mask: add a PROBE_SET list to "
-                "the partition file, or set data.protocol.probe_types and gallery_types"
-            )
-        if len(mask) != len(datamodule.test_records):
-            raise ValueError(
-                f"test_probe_mask has {len(mask)} entries but there are "
-                f"{len(datamodule.test_records)} test records; it needs one bool per record"
-            )
-        return [bool(mask[row]) for row in rows]
-
-    def evaluate_split(
-        self, split: EvalSplit, probe_mask: list[bool] | None = None
-    ) -> tuple[dict[str, float], dict[str, ViewMatrix] | None]:
-        """Flat metrics (percent) of `split` under `self.protocol`, and the view matrices of a
-        view protocol (None for a retrieval protocol)."""
-        if isinstance(self.protocol, RetrievalSpec):
-            metrics = retrieval_metrics(
-                split.emb, split.ids, split.types, self.protocol, probe_mask, self.metric
-            )
-            return metrics, None
-        matrices = view_matrices(
-            split.emb, split.ids, split.types, split.views, self.protocol, self.metric
+        if datamodule is None:
+            return  # validation and test need a datamodule (see `_update_metric`)
+        records = datamodule.test_records
+        self.protocol_metric = GaitProtocolMetric(
+            [record.id for record in records],
+            [record.type for record in records],
+            [record.view for record in records],
+            self.protocol,
+            datamodule.test_probe_mask,
+            self.metric,
         )
-        return summarize_view_matrices(matrices, self.protocol), matrices
 
-    def _all_ranks_rows(self, rows: Tensor) -> Tensor:
-        """Concatenate every rank's `rows [n_r, ...]` (n_r may differ between ranks)."""
-        counts = self.all_gather(torch.tensor(rows.shape[0], device=self.device)).tolist()
-        padded = rows.new_zeros((max(counts), *rows.shape[1:]))
-        padded[: rows.shape[0]] = rows
-        gathered = self.all_gather(padded.to(self.device)).cpu()
-        return torch.cat([part[:count] for part, count in zip(gathered, counts, strict=True)])
+    def _update_metric(self, batch: Mapping[str, Tensor]) -> None:
+        if self.protocol_metric is None:
+            raise ValueError(
+                "GaitModule evaluates the test split of a datamodule (its `test_records` and "
+                "`test_probe_mask`): pass `datamodule=` to trainer.fit / validate / test"
+            )
+        outputs = self(batch["frames"], batch["lengths"])
+        self.protocol_metric.update(outputs[self.eval_feature].float(), batch["index"])
+
+    def _evaluate(self) -> tuple[EvalSplit, Evaluation]:
+        """The gathered split (every rank's rows, in test-record order) and its evaluation."""
+        split = self.protocol_metric.gathered()
+        self.protocol_metric.reset()
+        return split, self.protocol.evaluate(split, self.metric)
 
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        self._collect(batch)
+        self._update_metric(batch)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
-            self._eval_outputs.clear()
+            self.protocol_metric.reset()
             return
-        split = self._gathered()
-        metrics, _ = self.evaluate_split(split, self._probe_mask(split.rows))
-        self.log_dict({f"val/{k}": v for k, v in metrics.items()})
+        _, evaluation = self._evaluate()
+        self.log_dict({f"val/{k}": v for k, v in evaluation.metrics.items()})
 
     def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        self._collect(batch)
+        self._update_metric(batch)
 
     def on_test_epoch_end(self) -> None:
-        split = self._gathered()
-        metrics, matrices = self.evaluate_split(split, self._probe_mask(split.rows))
-        self.log_dict({f"test/{k}": v for k, v in metrics.items()})
-        self.test_results = {"metrics": metrics, "matrices": matrices}
-        if self.keep_test_split:
-            self.test_results["split"] = split
+        split, self.test_evaluation = self._evaluate()
+        self.log_dict({f"test/{k}": v for k, v in self.test_evaluation.metrics.items()})
+        self.test_split = split if self.keep_test_split else None
 
     # ---- optimisation ----
 

@@ -9,19 +9,21 @@ Every sequence (frames in sorted file order) goes through `pretreat_frames` and 
 `out/<id>/<type>/<view>/<view>.pkl` (uint8 `[T, 64, 64]`, a plain pickle of the array); layouts
 that ship aligned frames (GREW) are stored as they are. Unreadable files are reported and
 skipped; sequences already written are skipped unless `overwrite=true`, so an interrupted run
-resumes. `out/partition.json` is written where the layout defines the split, or copied from
-`partition=`; `out/prepare_summary.json` records what was written, dropped and skipped, and why.
+resumes. `out/partition.json` is copied from `partition=` (checked by the partition rules of
+`gaitwave.data.index` and the layout's), or written where the layout defines the split;
+`out/prepare_summary.json` records what was written, dropped and skipped, and why. What differs
+between datasets (folder structure, split, partition needs) lives on the layouts
+(`gaitwave.data.layouts`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import pickle
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import cv2
 import hydra
@@ -30,38 +32,21 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from gaitwave.config import config_dir
-from gaitwave.data.layouts import (
-    GREW_PROBE_ID,
-    GREW_TRAIN_SUFFIX,
-    IGNORED,
-    Layout,
-    SequenceKey,
-    get_layout,
+from gaitwave.data.index import (
+    PARTITION_FILE,
+    DatasetLayoutError,
+    check_partition_ids,
+    read_partition,
 )
+from gaitwave.data.layouts import IGNORED, Layout, SequenceKey, get_layout
 from gaitwave.data.pool import parallel_map
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE, FEW_FRAMES, pretreat_frames_report
 from gaitwave.data.progress import sequence_progress
 from gaitwave.data.readers import CUT_WIDTHS, STORED_WIDTHS
-from gaitwave.data.synthgait.writers import PICKLE_PROTOCOL, write_json
+from gaitwave.data.storage import write_json, write_pickle
 
-PARTITION_FILE = "partition.json"
 SUMMARY_FILE = "prepare_summary.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CASIAB_TRAIN = [f"{i:03d}" for i in range(1, 75)]
-CASIAB_TEST = [f"{i:03d}" for i in range(75, 125)]
-CASIAB_73_DROPPED = "005"
-PUBLISHED_SPLITS = {
-    "oumvlp": (
-        "OU-MVLP's split (5,153 training and 5,154 test ids) is not part of the silhouette tree: "
-        "rerun with partition=PATH, a JSON with TRAIN_SET and TEST_SET built from the id lists "
-        "distributed with OU-MVLP (OU-ISIR), e.g. OpenGait's datasets/OUMVLP/OUMVLP.json"
-    ),
-    "gait3d": (
-        "Gait3D's split (3,000 training ids, 1,000 test ids and the PROBE_SET sequences) is not "
-        "part of the silhouette tree: rerun with partition=PATH, the Gait3D.json published with "
-        "the dataset (Gait3D-Benchmark; also OpenGait's datasets/Gait3D/Gait3D.json)"
-    ),
-}
 
 
 class PrepareError(ValueError):
@@ -113,7 +98,7 @@ class PrepareSummary:
     seconds: float = 0.0
 
 
-# --- the raw tree ---------------------------------------------------------------------------
+# --- the raw tree -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -170,7 +155,7 @@ def scan_raw(raw: Path, layout: Layout) -> RawScan:
     return RawScan(dict(sorted(sequences.items())), empty, misplaced, ignored)
 
 
-# --- one sequence (runs in the worker processes) ---------------------------------------------
+# --- one sequence (runs in the worker processes) ----------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -255,75 +240,51 @@ def prepare_sequence(job: SequenceJob) -> SequenceResult:
     return SequenceResult(job.key, len(frames), len(result), dropped, unreadable)
 
 
-def write_pickle(path: Path, frames: np.ndarray) -> None:
-    """Pickle uint8 `[T, H, W]` atomically (a temporary file renamed into place): an interrupted
-    run never leaves a truncated pickle that a resumed run would take as done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as file:
-        pickle.dump(np.ascontiguousarray(frames), file, protocol=PICKLE_PROTOCOL)
-    os.replace(tmp, path)
-
-
 # --- partition --------------------------------------------------------------------------------
 
 
-def _id_list(content: dict, key: str, path: Path) -> list[str]:
-    ids = content.get(key)
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise PrepareError(
-            f"partition={path}: '{key}' must be a list of id strings as named on disk, "
-            f'e.g. "{key}": ["001", "002"]'
-        )
-    return ids
-
-
-def load_partition_file(path: Path, layout: str) -> dict[str, Any]:
-    """A user-given partition, validated: TRAIN_SET and TEST_SET (disjoint id lists) and, for
-    Gait3D (required) or any layout that has one, PROBE_SET entries `id-type-view`."""
+@contextmanager
+def _as_prepare_errors() -> Iterator[None]:
+    """The partition rules' DatasetLayoutErrors (data.index, the layouts) as PrepareErrors."""
     try:
-        content = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PrepareError(f"partition={path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PrepareError(f"partition={path}: not a readable JSON file ({error})") from None
-    if not isinstance(content, dict):
-        raise PrepareError(f"partition={path}: expected a JSON object with TRAIN_SET and TEST_SET")
-    train, test = _id_list(content, "TRAIN_SET", path), _id_list(content, "TEST_SET", path)
-    both = sorted(set(train) & set(test))
-    if both:
-        raise PrepareError(
-            f"partition={path}: ids in both TRAIN_SET and TEST_SET: {both[:5]}; "
-            "each id belongs to one split"
-        )
-    if layout == "gait3d" and "PROBE_SET" not in content:
-        raise PrepareError(
-            f"partition={path}: Gait3D needs PROBE_SET (the probe sequences, 'id-type-view'); "
-            "use the Gait3D.json published with the dataset"
-        )
-    if "PROBE_SET" in content:
-        test_ids = set(test)
-        for entry in _id_list(content, "PROBE_SET", path):
-            parts = entry.split("-")
-            if len(parts) != 3 or not all(parts) or parts[0] not in test_ids:
-                raise PrepareError(
-                    f"partition={path}: PROBE_SET entry {entry!r} is not 'id-type-view' with "
-                    "an id of TEST_SET (e.g. '0002-camid33_videoid2-seq0')"
-                )
-    return content
+        yield
+    except DatasetLayoutError as error:
+        raise PrepareError(str(error)) from None
 
 
-def built_in_partition(layout: str, keys: list[SequenceKey]) -> dict[str, list[str]] | None:
-    """The split a layout defines without outside files: CASIA-B's, or GREW's from its tree."""
-    if layout == "casiab":
-        return {"TRAIN_SET": list(CASIAB_TRAIN), "TEST_SET": list(CASIAB_TEST)}
-    if layout == "grew":
-        ids = sorted({key.id for key in keys})
-        train = [i for i in ids if i.endswith(GREW_TRAIN_SUFFIX)]
-        test = [i for i in ids if not i.endswith(GREW_TRAIN_SUFFIX) and i != GREW_PROBE_ID]
-        probe = [GREW_PROBE_ID] if GREW_PROBE_ID in ids else []
-        return {"TRAIN_SET": train, "TEST_SET": test + probe}
-    return None
+def read_given_partition(path: Path) -> dict:
+    """The partition file given with `partition=`, after the partition rules of
+    `gaitwave.data.index` (a JSON object, TRAIN_SET and TEST_SET disjoint lists of id strings,
+    PROBE_SET entries `id-type-view` of TEST_SET ids)."""
+    if not path.is_file():
+        raise PrepareError(f"partition={path}: no such file")
+    with _as_prepare_errors():
+        partition = read_partition(path)
+        check_partition_ids(partition, path)
+    return partition
+
+
+def _write_partition(
+    summary: PrepareSummary,
+    layout: Layout,
+    keys: list[SequenceKey],
+    given: dict | None,
+    given_path: str | Path | None,
+) -> None:
+    """Write `out/partition.json` (the given one, or the layout's own), or say what is needed."""
+    out = Path(summary.out)
+    if given is not None:
+        content, source = given, f"copied from {given_path}"
+    elif layout.split is not None:
+        content, source = layout.split(keys), f"the {layout.name} split"
+    else:
+        summary.partition_note = layout.published_split
+        return
+    listed = set(content["TRAIN_SET"]) | set(content["TEST_SET"])
+    summary.unlisted_ids = sorted({key.id for key in keys} - listed)
+    write_json(out / PARTITION_FILE, content)
+    summary.partition = str(out / PARTITION_FILE)
+    summary.partition_note = source
 
 
 # --- the driver -------------------------------------------------------------------------------
@@ -384,29 +345,6 @@ def _empty_reason(result: SequenceResult) -> str:
     return f"all {result.frames_read} frames rejected (see unreadable)"
 
 
-def _write_partition(
-    summary: PrepareSummary,
-    keys: list[SequenceKey],
-    given: dict[str, Any] | None,
-    given_path: str | Path | None,
-    casiab_73: bool,
-) -> None:
-    """Write `out/partition.json` (the given one, or the layout's own), or say what is needed."""
-    layout, out = summary.layout, Path(summary.out)
-    content = given if given is not None else built_in_partition(layout, keys)
-    if content is None:
-        summary.partition_note = PUBLISHED_SPLITS[layout]
-        return
-    if casiab_73:
-        content["TRAIN_SET"] = [i for i in content["TRAIN_SET"] if i != CASIAB_73_DROPPED]
-    listed = set(content["TRAIN_SET"]) | set(content["TEST_SET"])
-    summary.unlisted_ids = sorted({key.id for key in keys} - listed)
-    write_json(out / PARTITION_FILE, content)
-    summary.partition = str(out / PARTITION_FILE)
-    source = f"copied from {given_path}" if given is not None else f"the {layout} split"
-    summary.partition_note = source + (" without id 005 (casiab_73)" if casiab_73 else "")
-
-
 def prepare_dataset(
     raw: str | Path,
     out: str | Path,
@@ -414,7 +352,6 @@ def prepare_dataset(
     workers: int = 2,
     *,
     partition: str | Path | None = None,
-    casiab_73: bool = False,
     overwrite: bool = False,
     pretreat: bool | None = None,
     progress: bool = True,
@@ -428,8 +365,7 @@ def prepare_dataset(
             `prepare_summary.json` go.
         layout: casiab | oumvlp | gait3d | grew.
         workers: processes (1: in this process). The output does not depend on it.
-        partition: a partition JSON to validate and copy (needed for oumvlp and gait3d).
-        casiab_73: drop id 005 from TRAIN_SET (the 73-id CASIA-B variant).
+        partition: a partition JSON to check and copy (needed for oumvlp and gait3d).
         overwrite: rewrite sequences already in `out` (default: skip them, so a run resumes).
         pretreat: None: the layout's default (False only for GREW, shipped aligned).
         progress: show a progress bar.
@@ -439,11 +375,7 @@ def prepare_dataset(
     raw, out = Path(raw), Path(out)
     chosen = get_layout(layout)
     _check_arguments(raw, out, workers)
-    if casiab_73 and layout != "casiab":
-        raise PrepareError(f"casiab_73=true applies to layout=casiab only, not {layout}")
-    given = load_partition_file(Path(partition), layout) if partition is not None else None
-    pretreat = chosen.pretreat if pretreat is None else pretreat
-
+    given = read_given_partition(Path(partition)) if partition is not None else None
     scan = scan_raw(raw, chosen)
     if not scan.sequences:
         found = f"; PNG files found at e.g. {scan.misplaced[0]}" if scan.misplaced else ""
@@ -452,38 +384,42 @@ def prepare_dataset(
             f"{chosen.expected}{found}"
         )
     keys = list(scan.sequences)
-    ids = {key.id for key in keys}
-    probes_unlisted = (
-        given is not None and GREW_PROBE_ID in ids and GREW_PROBE_ID not in given["TEST_SET"]
-    )
-    if layout == "grew" and probes_unlisted:
-        raise PrepareError(
-            f"partition={partition}: the GREW probes (id '{GREW_PROBE_ID}') must be in "
-            f'TEST_SET; add "{GREW_PROBE_ID}" to it'
-        )
+    if given is not None:
+        with _as_prepare_errors():
+            chosen.check_partition(given, {key.id for key in keys}, Path(partition))
 
     summary = PrepareSummary(
-        layout=layout, raw=str(raw), out=str(out), pretreated=pretreat, workers=workers
+        layout=layout,
+        raw=str(raw),
+        out=str(out),
+        pretreated=chosen.pretreat if pretreat is None else pretreat,
+        workers=workers,
+        sequences_found=len(keys),
+        empty=dict(scan.empty),
+        misplaced=scan.misplaced,
+        ignored_files=scan.ignored_files,
     )
-    summary.sequences_found = len(keys)
-    summary.empty.update(scan.empty)
-    summary.misplaced = scan.misplaced
-    summary.ignored_files = scan.ignored_files
     out.mkdir(parents=True, exist_ok=True)
+    _process(_jobs(scan, out, overwrite, summary), workers, summary, progress)
+    _write_partition(summary, chosen, keys, given, partition)
+    summary.seconds = round(time.perf_counter() - start, 3)
+    write_json(out / SUMMARY_FILE, asdict(summary))
+    print_summary(summary, console or Console(soft_wrap=True, highlight=False))
+    return summary
+
+
+def _jobs(scan: RawScan, out: Path, overwrite: bool, summary: PrepareSummary) -> list[SequenceJob]:
+    """One job per sequence to write; sequences already in `out` are counted as skipped unless
+    `overwrite`."""
     jobs = []
     for key, folder in scan.sequences.items():
         out_file = out / key.id / key.type / key.view / f"{key.view}.pkl"
         if out_file.is_file() and not overwrite:
             summary.skipped_existing += 1
             continue
-        jobs.append(SequenceJob(key, str(folder), str(out_file), layout, pretreat))
-    _process(jobs, workers, summary, progress)
-
-    _write_partition(summary, keys, given, partition, casiab_73)
-    summary.seconds = round(time.perf_counter() - start, 3)
-    write_json(out / SUMMARY_FILE, asdict(summary))
-    print_summary(summary, console or Console(soft_wrap=True, highlight=False))
-    return summary
+        job = SequenceJob(key, str(folder), str(out_file), summary.layout, summary.pretreated)
+        jobs.append(job)
+    return jobs
 
 
 def print_summary(summary: PrepareSummary, console: Console, shown: int = 10) -> None:
@@ -535,7 +471,6 @@ def run(cfg: DictConfig) -> PrepareSummary:
         layout=cfg.layout,
         workers=cfg.workers,
         partition=cfg.partition,
-        casiab_73=cfg.casiab_73,
         overwrite=cfg.overwrite,
         pretreat=cfg.pretreat,
         progress=cfg.progress,

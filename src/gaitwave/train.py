@@ -23,9 +23,8 @@ from rich.console import Console
 
 from gaitwave.build import build_callbacks, build_loggers, build_module
 from gaitwave.config import config_dir
-from gaitwave.evaluation import ProtocolSpec, RetrievalSpec
-from gaitwave.evaluation.protocols import headline_key
-from gaitwave.evaluation.report import write_report
+from gaitwave.evaluation import Protocol, get_protocol
+from gaitwave.evaluation.protocols import CASIAB
 from gaitwave.run_status import RunStatus
 from gaitwave.tracking import log_final_metrics, log_run_config, wandb_loggers
 
@@ -79,26 +78,24 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("test", True):
         return {}
     trainer.test(module, datamodule=datamodule)
-    results = module.test_results
-    metrics = results["metrics"]
+    evaluation = module.test_evaluation
+    metrics = evaluation.metrics
     if not trainer.is_global_zero:  # under DDP, rank zero alone reports
         return metrics
     log_final_metrics(loggers, metrics)
     console = Console()
-    spec = module.protocol
     if not trainer.fast_dev_run:
-        title = f"{spec.name}: test metrics (%)"
-        files = write_report(results["matrices"], metrics, out_dir, console=console, title=title)
+        files = module.protocol.report(evaluation, out_dir, console)
         log_report_to_wandb(loggers, files, metrics)
-    if cfg.get("gei_baseline") and isinstance(spec, ProtocolSpec) and spec.name == "casiab":
+    if cfg.get("gei_baseline") and module.protocol == CASIAB:
         print_gei_baseline(cfg, metrics, console)
     console.print(f"Run folder: {out_dir}")
     return metrics
 
 
 def log_report_to_wandb(loggers: list, files: dict[str, Path], metrics: dict[str, float]) -> None:
-    """W&B: the per-view table (long format) and the view heatmaps of a view protocol's test
-    evaluation; for a retrieval protocol (no views), a `metric, value` table."""
+    """W&B: the report's per-view table (long format) and view heatmaps where it has them;
+    without a per-view table (retrieval protocols), a `metric, value` table."""
     for logger in wandb_loggers(loggers):
         if "per_view" not in files:
             rows = [[key, value] for key, value in metrics.items()]
@@ -107,22 +104,15 @@ def log_report_to_wandb(loggers: list, files: dict[str, Path], metrics: dict[str
         with open(files["per_view"]) as f:
             rows = list(csv.reader(f))
         logger.log_table(key="test/per_view", columns=rows[0], data=rows[1:])
-        logger.log_image(key="test/view_heatmaps", images=[str(files["heatmaps"])])
+        if "heatmaps" in files:
+            logger.log_image(key="test/view_heatmaps", images=[str(files["heatmaps"])])
 
 
-def summarise_max_in_wandb(loggers: list, spec: ProtocolSpec | RetrievalSpec) -> None:
-    """W&B run summaries keep the best validation rank-1 and mAP (and mINP), not the last."""
-    if isinstance(spec, ProtocolSpec):
-        conditions = [*spec.probe_groups, "mean"]
-        keys = [f"{condition}/{name}" for condition in conditions for name in ("rank1", "mAP")]
-    else:
-        names = [f"rank{k}" for k in spec.ks] + ["mAP", "mINP"]
-        groups = (
-            [""] if spec.probe_groups is None else [f"{g}/" for g in [*spec.probe_groups, "mean"]]
-        )
-        keys = [f"{spec.key_prefix}{group}{name}" for group in groups for name in names]
+def summarise_max_in_wandb(loggers: list, protocol: Protocol) -> None:
+    """W&B run summaries keep the best validation value of the protocol's metric keys (rank-1,
+    mAP, ...), not the last."""
     for logger in wandb_loggers(loggers):
-        for key in keys:
+        for key in protocol.metric_keys:
             logger.experiment.define_metric(f"val/{key}", summary="max")
 
 
@@ -153,7 +143,7 @@ def main(cfg: DictConfig) -> float | None:
     finally:
         finish_wandb()
     status.completed()
-    return metrics.get(headline_key(cfg.data.protocol))
+    return metrics.get(get_protocol(cfg.data.protocol).headline_key)
 
 
 def finish_wandb() -> None:

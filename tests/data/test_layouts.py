@@ -14,6 +14,7 @@ import torch
 from hydra.utils import instantiate
 
 from gaitwave.data.datamodule import GaitDataModule
+from gaitwave.evaluation import get_protocol
 
 SEQUENCE_LENGTHS = (9, 20, 41)  # frames; 9 and 20 are shorter than a training clip
 
@@ -87,7 +88,7 @@ def datamodule(compose_config, name: str, root: Path, *overrides: str) -> GaitDa
         "data.datamodule.num_workers=0",
         *overrides,
     )
-    assert cfg.data.protocol.name.startswith(name)
+    assert get_protocol(cfg.data.protocol).name.startswith(name)
     dm = instantiate(cfg.data.datamodule)
     dm.setup("fit")
     return dm

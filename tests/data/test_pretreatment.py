@@ -15,7 +15,7 @@ from gaitwave.data.pretreatment import (
 
 
 def reference(frames: list[np.ndarray]) -> np.ndarray:
-    """The recipe of PROTOCOLS.md written out step by step with plain loops."""
+    """The recipe of docs/PROTOCOLS.md written out step by step with plain loops."""
     out = []
     for img in frames:
         if int(img.astype(np.int64).sum()) <= 10000:

@@ -73,6 +73,25 @@ def test_errors() -> None:
         metric.update(emb[:2], torch.tensor([0, 75]))
 
 
+def test_labels_the_protocol_cannot_serve_fail_at_construction() -> None:
+    ids = gait3d_like()[1]
+    with pytest.raises(ValueError, match="needs probe_mask"):
+        GaitProtocolMetric(ids, protocol="gait3d")
+    with pytest.raises(ValueError, match="needs types and views"):
+        GaitProtocolMetric(ids, protocol="casiab")
+
+
+def test_gathered_is_one_copy_of_each_row_in_dataset_order() -> None:
+    emb, ids, types, views = casiab_like()
+    metric = GaitProtocolMetric(ids, types, views)
+    for batch in (torch.tensor([9, 3, 9]), torch.tensor([0, 3, 4])):
+        metric.update(emb[batch], batch)
+    split = metric.gathered()
+    assert torch.equal(split.emb, emb[[0, 3, 4, 9]])
+    assert split.labels.ids == [ids[i] for i in (0, 3, 4, 9)]
+    assert split.labels.views == [views[i] for i in (0, 3, 4, 9)]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,4 +1,5 @@
-"""The module evaluates retrieval protocols; retrieval reports; gaitwave-eval writes GREW CSVs."""
+"""The module gathers the test split through its GaitProtocolMetric and evaluates retrieval
+protocols; retrieval reports; gaitwave-eval writes GREW CSVs."""
 
 import csv
 import json
@@ -16,9 +17,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gaitwave.build import build_module
-from gaitwave.evaluate import run_evaluation
-from gaitwave.evaluation import RETRIEVAL_PROTOCOLS, retrieval_metrics
-from gaitwave.evaluation.report import write_report
+from gaitwave.eval import run_evaluation
+from gaitwave.evaluation import PROTOCOLS, evaluate
+from gaitwave.evaluation.base import Evaluation
 from gaitwave.fusion import PostFusion
 from gaitwave.losses import TripletLoss
 from gaitwave.module import GaitModule, LossTerm
@@ -46,13 +47,13 @@ class FirstPixelHead(nn.Module):
 
 
 class RecordsDataModule(L.LightningDataModule):
-    """Test batches of one-pixel 'sequences' in a shuffled order, with records and a mask."""
+    """Test batches of one-pixel 'sequences' in a shuffled order, with records and a probe mask
+    (None: the partition has no PROBE_SET)."""
 
     def __init__(self, values: list[float], ids: list[str], mask: list[bool] | None) -> None:
         super().__init__()
         self.test_records = [SimpleNamespace(id=i, type="seq", view="cam") for i in ids]
-        if mask is not None:
-            self.test_probe_mask = mask
+        self.test_probe_mask = mask
         self.values = values
 
     def test_dataloader(self) -> DataLoader:
@@ -104,8 +105,8 @@ def test_gait3d_through_the_module_uses_the_datamodule_probe_mask() -> None:
     values, ids, mask = gait3d_case()
     module = first_pixel_module("gait3d")
     logged = run_test(module, RecordsDataModule(values, ids, mask))
-    metrics = module.test_results["metrics"]
-    assert module.test_results["matrices"] is None
+    metrics = module.test_evaluation.metrics
+    assert not module.test_evaluation.per_view and not module.test_evaluation.matrices
     assert metrics["rank1"] == 50.0
     assert metrics["mAP"] == pytest.approx(100 * (0.6 + 0.5) / 2)
     assert metrics["mINP"] == pytest.approx(100 * (0.2 + 0.5) / 2)
@@ -121,8 +122,8 @@ def test_retrieval_protocol_by_types_from_a_config_mapping() -> None:
     module = first_pixel_module(protocol)
     run_test(module, RecordsDataModule(values, ids, mask=None))
     emb = torch.tensor(values).view(-1, 1, 1)
-    expected = retrieval_metrics(emb, ids, ["seq"] * 5, module.protocol)
-    assert module.test_results["metrics"] == expected
+    expected = evaluate(emb, ids, ["seq"] * 5, protocol=module.protocol)
+    assert module.test_evaluation.metrics == expected
     assert set(expected) >= {"p/rank1", "p/rank2", "p/mAP"}
 
 
@@ -135,26 +136,27 @@ def test_grouped_retrieval_protocol_needs_no_probe_mask() -> None:
     module = first_pixel_module(protocol)
     run_test(module, RecordsDataModule(values, ids, mask=None))
     emb = torch.tensor(values).view(-1, 1, 1)
-    expected = retrieval_metrics(emb, ids, ["seq"] * 5, module.protocol)
-    assert module.test_results["metrics"] == expected
+    expected = evaluate(emb, ids, ["seq"] * 5, protocol=module.protocol)
+    assert module.test_evaluation.metrics == expected
     assert {"G/rank1", "mean/rank1", "mean/mAP"} <= set(expected)
 
 
 def test_probe_set_protocol_without_a_probe_mask_is_a_clear_error() -> None:
+    """The module's metric is built at setup: the error comes before any embedding."""
     values, ids, _ = gait3d_case()
-    with pytest.raises(ValueError, match="has no test_probe_mask: add a PROBE_SET list"):
+    with pytest.raises(ValueError, match=r"needs probe_mask.*Add a PROBE_SET list"):
         run_test(first_pixel_module("gait3d"), RecordsDataModule(values, ids, mask=None))
 
 
 def test_retrieval_report_is_a_table_and_metrics_json(tmp_path: Path) -> None:
     metrics = {"rank1": 50.0, "rank5": 100.0, "mAP": 55.0, "num_valid": 2, "num_skipped": 1}
     console = Console(record=True, width=100)
-    paths = write_report(None, metrics, tmp_path, console=console, title="gait3d: test")
+    paths = PROTOCOLS["gait3d"].report(Evaluation(metrics), tmp_path, console=console)
     assert set(paths) == {"metrics"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
     assert json.loads(paths["metrics"].read_text()) == metrics
     text = console.export_text()
-    assert "gait3d: test" in text and "rank5" in text and "100.00" in text
+    assert "gait3d: test metrics" in text and "rank5" in text and "100.00" in text
 
 
 def write_grew_like(root: Path) -> None:
@@ -217,13 +219,14 @@ def test_gaitwave_eval_writes_the_grew_submission(tmp_path: Path, compose_config
         "trainer.enable_progress_bar=false",
     )
     metrics, evaluated = run_evaluation(eval_cfg)
-    assert evaluated.protocol == RETRIEVAL_PROTOCOLS["grew-proxy"]
+    assert evaluated.protocol == PROTOCOLS["grew-proxy"]
     assert "unofficial_proxy/rank20" in metrics
 
     with open(tmp_path / "eval" / "sub" / "submission.csv", newline="") as file:
         table = list(csv.reader(file))
     assert table[0] == ["videoId"] + [f"rank{k}" for k in range(1, 21)]
-    split = evaluated.test_results["split"]
-    expected = top20_reference(split.emb, split.ids, split.types, split.views)
+    split = evaluated.test_split
+    labels = split.labels
+    expected = top20_reference(split.emb, labels.ids, labels.types, labels.views)
     assert {row[0]: row[1:] for row in table[1:]} == expected
     assert sorted(expected) == ["pa", "pb", "pc"]

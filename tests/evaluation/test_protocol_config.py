@@ -1,24 +1,18 @@
-"""Protocols written as config data: every conf/data/*.yaml subtree parses; bad ones explain."""
+"""Protocols as config data (every conf/data/*.yaml names one that parses; bad ones explain) and
+the evaluation settings of a run config (data.protocol, eval.metric, eval.feature)."""
 
 import dataclasses
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from gaitwave.build import build_module, protocol_config
+from gaitwave.build import build_module
 from gaitwave.config import config_dir
-from gaitwave.evaluation import (
-    PROTOCOLS,
-    RETRIEVAL_PROTOCOLS,
-    ProtocolSpec,
-    RetrievalSpec,
-    evaluate,
-    get_any_protocol,
-    protocol_from_config,
-)
+from gaitwave.evaluation import PROTOCOLS, Protocol, evaluate, get_protocol, protocol_from_config
+from gaitwave.evaluation.settings import eval_settings, upgrade_moved_keys
 
 DATA_CONFIGS = sorted(path.stem for path in (config_dir() / "data").glob("*.yaml"))
-BUILT_IN = {**PROTOCOLS, **RETRIEVAL_PROTOCOLS}
 
 CASIAB_CONFIG = {
     "name": "casiab",
@@ -33,16 +27,16 @@ CASIAB_CONFIG = {
 @pytest.mark.parametrize("data", DATA_CONFIGS)
 def test_every_data_config_protocol_parses(data: str, compose_config) -> None:
     cfg = compose_config("train", f"data={data}")
-    spec = get_any_protocol(protocol_config(cfg.data))
-    assert isinstance(spec, ProtocolSpec | RetrievalSpec)
-    if spec.name in BUILT_IN:  # written out, a built-in protocol must say the same as its name
-        assert spec == BUILT_IN[spec.name]
+    spec = get_protocol(eval_settings(cfg).protocol)
+    assert isinstance(spec, Protocol)
+    if spec.name in PROTOCOLS:  # written out, a built-in protocol must say the same as its name
+        assert spec == PROTOCOLS[spec.name]
 
 
 def test_view_and_retrieval_mappings() -> None:
     assert protocol_from_config(CASIAB_CONFIG) == PROTOCOLS["casiab"]
     gait3d = {"name": "gait3d", "kind": "retrieval", "ks": [1, 5, 10]}
-    assert protocol_from_config(gait3d) == RETRIEVAL_PROTOCOLS["gait3d"]
+    assert protocol_from_config(gait3d) == PROTOCOLS["gait3d"]
     skip = {**CASIAB_CONFIG, "probes_without_match": "skip", "exclude_identical_views": False}
     assert protocol_from_config(skip) == dataclasses.replace(
         PROTOCOLS["casiab"], probes_without_match="skip", exclude_identical_views=False
@@ -101,7 +95,7 @@ def test_missing_keys_and_bad_retrieval_values() -> None:
     with pytest.raises(ValueError, match=r"a protocol name or a mapping"):
         protocol_from_config(["casiab"])
     with pytest.raises(ValueError, match=r"protocol='casia' is unknown"):
-        get_any_protocol("casia")
+        get_protocol("casia")
 
 
 def test_module_parses_the_protocol_when_built(tmp_path, compose_config) -> None:
@@ -114,3 +108,34 @@ def test_module_parses_the_protocol_when_built(tmp_path, compose_config) -> None
     cfg.data.protocol = {**CASIAB_CONFIG, "probe_groups": {"NM": ["nm-05"]}, "typo": 1}
     with pytest.raises(ValueError, match=r"data.protocol: unknown key\(s\) \['typo'\]"):
         build_module(cfg, num_classes=4)
+
+
+def test_a_built_in_with_changed_fields() -> None:
+    """Without `kind`, `name` is a built-in protocol and the other keys change its fields."""
+    skip = protocol_from_config({"name": "oumvlp", "probes_without_match": "skip"})
+    assert skip == dataclasses.replace(PROTOCOLS["oumvlp"], probes_without_match="skip")
+    assert protocol_from_config({"name": "gait3d"}) == PROTOCOLS["gait3d"]
+    with pytest.raises(ValueError, match=r"data.protocol: name 'casia' is not a built-in"):
+        protocol_from_config({"name": "casia"})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['ks'\] for `kind: view`"):
+        protocol_from_config({"name": "casiab", "ks": [1]})
+
+
+def test_evaluation_settings_and_their_moved_keys(compose_config) -> None:
+    cfg = compose_config("train", "eval.metric=cos", "eval.feature=bn_embeddings")
+    settings = eval_settings(cfg)
+    assert (settings.protocol, settings.metric, settings.feature) == (
+        "casiab",
+        "cos",
+        "bn_embeddings",
+    )
+    for old, new in (("data.metric", "eval.metric"), ("eval_feature", "eval.feature")):
+        moved = compose_config("train", f"+{old}=cos")
+        with pytest.raises(ValueError, match=f"{old} moved to {new}: set `{new}=cos`"):
+            eval_settings(moved)
+    # a checkpoint's config from before the move
+    old = OmegaConf.create({"data": {"protocol": "casiab", "metric": "cos"}, "eval_feature": "x"})
+    upgraded = upgrade_moved_keys(old)
+    assert "metric" not in upgraded.data and "eval_feature" not in upgraded
+    assert (upgraded.eval.metric, upgraded.eval.feature) == ("cos", "x")
+    assert upgrade_moved_keys(cfg) is cfg

@@ -1,18 +1,22 @@
-"""Report files are written and parse back to the numbers they were made from."""
+"""Report files are written, parse back to the numbers they were made from, and average as the
+protocol's metrics do."""
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from matplotlib.image import imread
 from rich.console import Console
 
-from gaitwave.evaluation import ViewMatrix, summarize_view_matrices
-from gaitwave.evaluation.protocols import per_view_means
-from gaitwave.evaluation.report import write_report
+from gaitwave.evaluation import PROTOCOLS, EvalSplit, SequenceLabels, ViewMatrix, per_view_means
+from gaitwave.evaluation.base import Evaluation
+
+CASIAB = PROTOCOLS["casiab"]
 
 NAN = math.nan
 
@@ -34,9 +38,10 @@ def results() -> dict[str, ViewMatrix]:
 
 def test_write_report(tmp_path: Path) -> None:
     matrices = results()
-    metrics = summarize_view_matrices(matrices)
+    evaluation = CASIAB.summarize(matrices)
+    metrics = evaluation.metrics
     console = Console(record=True, width=160)
-    paths = write_report(matrices, metrics, tmp_path / "run", console=console)
+    paths = CASIAB.report(evaluation, tmp_path / "run", console=console)
     assert set(paths) == {"metrics", "per_view", "heatmaps"}
 
     assert json.loads(paths["metrics"].read_text()) == pytest.approx(metrics)
@@ -67,5 +72,36 @@ def test_write_report(tmp_path: Path) -> None:
 
 
 def test_metrics_json_writes_non_finite_values_as_null(tmp_path: Path) -> None:
-    paths = write_report(results(), {"NM/rank1": NAN}, tmp_path, console=Console(quiet=True))
+    evaluation = Evaluation({"NM/rank1": NAN})
+    paths = CASIAB.report(evaluation, tmp_path, console=Console(quiet=True))
     assert json.loads(paths["metrics"].read_text()) == {"NM/rank1": None}
+
+
+def test_report_averages_as_the_protocol_does(tmp_path: Path) -> None:
+    """A view protocol with exclude_identical_views false: its per-view tables and CSV include
+    the identical views, as its metrics do (they used to exclude them whatever the protocol)."""
+    # 1-D embeddings, views 000 and 090. Gallery nm-01: A = 0, B = 10 at 000; A = 100, B = 110 at
+    # 090. NM probes (nm-05) at 000: A = 1 and B = 9 (000: both right; 090: both pick A).
+    rows = [
+        ("A", "nm-01", "000", 0.0),
+        ("B", "nm-01", "000", 10.0),
+        ("A", "nm-01", "090", 100.0),
+        ("B", "nm-01", "090", 110.0),
+        ("A", "nm-05", "000", 1.0),
+        ("B", "nm-05", "000", 9.0),
+    ]
+    emb = torch.tensor([[[value]] for *_, value in rows])
+    labels = SequenceLabels(*([row[i] for row in rows] for i in range(3)))
+    cases = ((True, 50.0, "identical views excluded"), (False, 75.0, "all gallery views"))
+    for exclude, expected, note in cases:
+        protocol = dataclasses.replace(CASIAB, exclude_identical_views=exclude)
+        evaluation = protocol.evaluate(EvalSplit(emb, labels))
+        assert evaluation.metrics["NM/rank1@000"] == pytest.approx(expected)
+        console = Console(record=True, width=120)
+        paths = protocol.report(evaluation, tmp_path / str(exclude), console)
+        with paths["per_view"].open(newline="") as handle:
+            written = {row["view"]: row["rank1"] for row in csv.DictReader(handle)}
+        assert float(written["000"]) == pytest.approx(expected)
+        assert float(written["mean"]) == pytest.approx(evaluation.metrics["NM/rank1"])
+        text = " ".join(console.export_text().split())  # the titles wrap to the table width
+        assert note in text and f"{expected:.1f}" in text

@@ -60,7 +60,7 @@ def test_autocast_gives_finite_fp32_losses(dtype: torch.dtype) -> None:
 
 
 def test_large_part_losses_at_many_parts_stay_finite() -> None:
-    # Circle loss at initialisation: F about 240 per part, P = 64 (MATH.md section 1).
+    # Circle loss at initialisation: F about 240 per part, P = 64 (docs/MATH.md section 3).
     x = torch.randn(32, 128, 64, device="cuda", requires_grad=True)
     labels = LABELS.cuda()
     fusion = NormFusion(3.0).cuda()

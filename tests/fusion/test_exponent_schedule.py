@@ -1,4 +1,4 @@
-"""exponent_at: the table of MATH.md section 2, ranges and errors."""
+"""exponent_at: the table of docs/MATH.md section 2, ranges and errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from gaitwave.fusion.exponent import exponent_at
 
-TABLE = {  # (l_min, l_max) = (-1, 1), C = 4, at t / T = 0, 1/8, ..., 1 (MATH.md section 2)
+TABLE = {  # (l_min, l_max) = (-1, 1), C = 4, at t / T = 0, 1/8, ..., 1 (docs/MATH.md section 2)
     "abs": [-1, 0.41, 1, 0.41, -1, 0.41, 1, 0.41, -1],
     "affine": [0, 0.71, 1, 0.71, 0, -0.71, -1, -0.71, 0],
     "literal": [1, 2.41, 3, 2.41, 1, -0.41, -1, -0.41, 1],

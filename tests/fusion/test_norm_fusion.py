@@ -12,7 +12,7 @@ from gaitwave.fusion import NormFusion, PostFusion
 from gaitwave.losses import CircleLoss, TripletLoss
 
 GOLDEN_F = [1.0, 2.0, 3.0, 10.0]
-GOLDEN_OMEGA = {  # MATH.md section 1, to 4 decimals
+GOLDEN_OMEGA = {  # docs/MATH.md section 1, to 4 decimals
     -1.0: [1.6644, 1.5156, 1.3801, 0.7164],
     0.0: [1.0, 1.0, 1.0, 1.0],
     1.0: [0.5325, 0.5848, 0.6422, 1.2371],

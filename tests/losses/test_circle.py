@@ -105,7 +105,7 @@ def test_gradcheck_with_constant_alphas(reduction: str) -> None:
 
 @pytest.mark.parametrize("reduction", ["anchor", "global"])
 def test_large_losses_in_fp32_stay_finite(reduction: str) -> None:
-    # Random embeddings at gamma = 256 give part losses around 240 (MATH.md section 1).
+    # Random embeddings at gamma = 256 give part losses around 240 (docs/MATH.md section 3).
     labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 3])  # two anchors are dropped
     x = torch.randn(8, 16, 4, requires_grad=True)
     values = CircleLoss(reduction=reduction)(x, labels)

@@ -30,7 +30,7 @@ def silhouettes(*shape: int) -> torch.Tensor:
 def test_parameter_counts_match_opengait(
     compose_config, overrides, num_classes, reference_backbone, reference_total
 ):
-    """PROTOCOLS.md sizes, counted on the model `experiment=deepgaitv2` builds. Measured:
+    """docs/PROTOCOLS.md sizes, counted on the model `experiment=deepgaitv2` builds. Measured:
     5,930,944 / 8,339,392 and 11,098,816 / 25,492,160."""
     cfg = compose_config("train", "experiment=deepgaitv2", *overrides)
     with torch.device("meta"):  # shapes only, no initialisation

@@ -90,7 +90,7 @@ def test_full_size_gaitbase_parameter_count():
     """Full size: 16 parts x 256, 74 classes (CASIA-B).
 
     Backbone 4,896,960. Head: part FCs 16*512*256 + BNNeck BatchNorm 2*256*16 + classifier
-    16*256*74 = 2,408,448, which matches PROTOCOLS.md's DeepGaitV2 head (8.34M - 5.93M); that
+    16*256*74 = 2,408,448, which matches docs/PROTOCOLS.md's DeepGaitV2 head (8.34M - 5.93M); that
     DeepGaitV2 backbone is this one plus a (3, 1, 1) temporal conv and a BatchNorm in each of the
     last three stages: 4,896,960 + 3 * (128**2 + 256**2 + 512**2) + 2 * (128 + 256 + 512)
     = 5,930,944, the table's 5.93M.

@@ -108,7 +108,7 @@ def parameters(module: torch.nn.Module) -> int:
 def test_parameter_counts_match_opengait(
     variant, embed_dim, num_classes, reference_backbone, reference_total
 ):
-    """PROTOCOLS.md sizes. "total" = backbone + GeM exponent + part FCs (64 x C x D) + BNNeck
+    """docs/PROTOCOLS.md sizes. "total" = backbone + GeM exponent + part FCs (64 x C x D) + BNNeck
     BatchNorm (weight and bias, 2 x 64 x D) + part classifier (64 x D x classes), the same
     parts as OpenGait's GaitGL (Head0, Bn, Head1); measured 1,441,632 / 3,112,801 (CASIA-B) and
     6,998,880 / 95,652,705 (OU-MVLP)."""

@@ -54,7 +54,7 @@ def test_rejects_bad_input_and_config():
 
 
 def test_parameter_count_matches_opengait():
-    """PROTOCOLS.md: about 2.59M "total" = backbone (frame blocks 1-3 and the global copies of
+    """docs/PROTOCOLS.md: about 2.59M "total" = backbone (frame blocks 1-3 and the global copies of
     blocks 2 and 3) + part FCs (62 x 128 x 256), OpenGait's GaitSet (no BNNeck, no classifier;
     our head's BNNeck and classifier come on top). Measured 562,976 + 2,031,616 = 2,594,592."""
     backbone = GaitSet()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gaitwave.build import build_module
-from gaitwave.evaluate import evaluate_checkpoint, load_checkpoint
+from gaitwave.eval import evaluate_checkpoint, load_checkpoint
 from gaitwave.import_opengait import compose_train_config, import_checkpoint, main
 from gaitwave.models.opengait import (
     OpenGaitImportError,
@@ -652,7 +652,7 @@ def test_command_line_writes_a_checkpoint_gaitwave_eval_rebuilds(tmp_path, capsy
     assert "iteration 80000" in printed and f"gaitwave-eval ckpt={target}" in printed
 
     train_cfg, classes, state_dict = load_checkpoint(target)  # gaitwave-eval's loading
-    assert classes == 5 and train_cfg.eval_feature == feature
+    assert classes == 5 and train_cfg.eval.feature == feature
     module = build_module(train_cfg, num_classes=classes)
     module.load_state_dict(state_dict)
     sils = torch.rand(2, frames, 64, 44, generator=torch.Generator().manual_seed(8)) > 0.5

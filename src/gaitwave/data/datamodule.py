@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from gaitwave.data.frames import FRAME_MODES, FrameSampler
 from gaitwave.data.index import (
+    PARTITION_FILE,
     SequenceIndex,
     SequenceRecord,
     build_index,
@@ -312,7 +313,7 @@ class GaitDataModule(L.LightningDataModule):
         if test_batch_size < 1:
             raise ValueError(f"test_batch_size={test_batch_size} must be >= 1")
         self.root = Path(root)
-        self.partition = Path(partition) if partition is not None else self.root / "partition.json"
+        self.partition = Path(partition) if partition is not None else self.root / PARTITION_FILE
         self.layout = layout
         self.views = None if views is None else [str(view) for view in views]
         self.exclude_train_ids = [str(id_) for id_ in exclude_train_ids]

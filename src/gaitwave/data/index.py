@@ -6,11 +6,16 @@ A view folder holding several `.pkl`/`.npz` files has one file per modality, in 
 sequence in the PNG layout: the record's path is the folder. Files directly under the root
 (`partition.json`, `synthgait.yaml`, ...) are ignored.
 
-Split membership comes from the partition's `TRAIN_SET` / `TEST_SET`, adjusted by two options:
-`exclude_train_ids` (e.g. CASIA-B's 73-id variant without 005) and `test_only_ids` (ids that
-always belong to the test split and never to training, listed in TEST_SET or not, e.g. GREW's
-`probe` folder of official test probes with hidden labels). Gait3D's `PROBE_SET`
-(`"<id>-<type>-<view>"` entries) is matched to test records by `match_probe_set`.
+Split membership comes from the partition file (`PARTITION_FILE` in the dataset root by
+default): its `TRAIN_SET` / `TEST_SET`, adjusted by two options: `exclude_train_ids` (e.g.
+CASIA-B's 73-id variant without 005) and `test_only_ids` (ids that always belong to the test
+split and never to training, listed in TEST_SET or not, e.g. GREW's `probe` folder of official
+test probes with hidden labels). Gait3D's `PROBE_SET` (`"<id>-<type>-<view>"` entries) is matched
+to test records by `match_probe_set`.
+
+The partition rules live here: `read_partition` checks what every reader needs (a JSON object
+with TRAIN_SET and TEST_SET lists, PROBE_SET a list if present); `check_partition_ids` adds what a
+partition written into a prepared dataset must also meet (`gaitwave-prepare`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from gaitwave.data.readers import SEQUENCE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
+PARTITION_FILE = "partition.json"
 SPLIT_KEYS = {"train": "TRAIN_SET", "test": "TEST_SET"}
+PROBE_SET = "PROBE_SET"
 _FRAME_SUFFIXES = (".png",)
 _LAYOUT = "root/<id>/<type>/<view>/<sequence>.pkl"
 
@@ -78,9 +85,9 @@ class SequenceIndex:
         return [self.label_of[record.id] for record in self.records]
 
 
-def load_partition(path: Path | str) -> dict[str, list[str]]:
-    """Read a partition JSON with `TRAIN_SET` and `TEST_SET` id lists (ids as strings) and an
-    optional `PROBE_SET` list of `"<id>-<type>-<view>"` entries."""
+def read_partition(path: Path | str) -> dict:
+    """The partition JSON at `path` as written, after the rules every reader needs: a JSON
+    object with `TRAIN_SET` and `TEST_SET` id lists, and `PROBE_SET`, if present, a list."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -90,7 +97,7 @@ def load_partition(path: Path | str) -> dict[str, list[str]]:
         )
     try:
         partition = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DatasetLayoutError(f"{path}: not valid JSON ({error}); fix the file") from error
     if not isinstance(partition, dict):
         raise DatasetLayoutError(f"{path}: expected a JSON object with TRAIN_SET and TEST_SET")
@@ -100,12 +107,44 @@ def load_partition(path: Path | str) -> dict[str, list[str]]:
                 f"{path}: key '{key}' is missing or not a list of ids; add it, e.g. "
                 f'"{key}": ["001", "002"]'
             )
-    if "PROBE_SET" in partition and not isinstance(partition["PROBE_SET"], list):
+    if PROBE_SET in partition and not isinstance(partition[PROBE_SET], list):
         raise DatasetLayoutError(
-            f"{path}: key 'PROBE_SET' is not a list; give a list of \"<id>-<type>-<view>\" "
+            f"{path}: key '{PROBE_SET}' is not a list; give a list of \"<id>-<type>-<view>\" "
             "entries (Gait3D) or drop the key"
         )
-    return {key: [str(i) for i in value] for key, value in partition.items()}
+    return partition
+
+
+def load_partition(path: Path | str) -> dict[str, list[str]]:
+    """Read a partition JSON (`read_partition`) with its ids as strings: `TRAIN_SET` and
+    `TEST_SET` id lists and an optional `PROBE_SET` list of `"<id>-<type>-<view>"` entries."""
+    return {key: [str(i) for i in value] for key, value in read_partition(path).items()}
+
+
+def check_partition_ids(partition: dict, path: Path | str) -> None:
+    """The rules a partition written into a prepared dataset meets besides `read_partition`'s:
+    ids are strings as named on disk, no id is in both TRAIN_SET and TEST_SET, and every
+    PROBE_SET entry is `"<id>-<type>-<view>"` with an id of TEST_SET."""
+    for key in (*SPLIT_KEYS.values(), PROBE_SET):
+        values = partition.get(key, [])
+        if not all(isinstance(value, str) for value in values):
+            raise DatasetLayoutError(
+                f"{path}: '{key}' must be a list of id strings as named on disk, "
+                f'e.g. "{key}": ["001", "002"]'
+            )
+    train, test = set(partition["TRAIN_SET"]), set(partition["TEST_SET"])
+    both = sorted(train & test)
+    if both:
+        raise DatasetLayoutError(
+            f"{path}: ids in both TRAIN_SET and TEST_SET: {both[:5]}; each id belongs to one split"
+        )
+    for entry in partition.get(PROBE_SET, []):
+        parts = entry.split("-")
+        if len(parts) != 3 or not all(parts) or parts[0] not in test:
+            raise DatasetLayoutError(
+                f"{path}: PROBE_SET entry {entry!r} is not 'id-type-view' with an id of TEST_SET "
+                "(e.g. '0002-camid33_videoid2-seq0')"
+            )
 
 
 def _subdirectories(folder: str) -> list[os.DirEntry]:
@@ -229,59 +268,66 @@ def build_index(
     on_disk = {e.name for e in id_folders}
     wanted = _split_ids(lists, partition, split, on_disk, test_only_ids, exclude_train_ids)
     listed = set(lists[SPLIT_KEYS["train"]]) | set(lists[SPLIT_KEYS["test"]]) | set(test_only_ids)
-    unlisted = [name for name in sorted(on_disk) if name not in listed]
-    expected_views = None if views is None else frozenset(views)
-
-    records: list[SequenceRecord] = []
-    empty: list[Path] = []
-    unknown_views: list[str] = []
-    for id_folder in id_folders:
-        if id_folder.name not in wanted:
-            continue
-        type_folders = _subdirectories(id_folder.path)
-        if not type_folders:
-            empty.append(Path(id_folder.path))
-        for type_folder in type_folders:
-            view_folders = _subdirectories(type_folder.path)
-            if not view_folders:
-                empty.append(Path(type_folder.path))
-            for view_folder in view_folders:
-                if expected_views is not None and view_folder.name not in expected_views:
-                    unknown_views.append(view_folder.path)
-                    continue
-                path = _sequence_path(view_folder.path, modality)
-                if path is None:
-                    empty.append(Path(view_folder.path))
-                    continue
-                records.append(
-                    SequenceRecord(id_folder.name, type_folder.name, view_folder.name, path)
-                )
-
-    if unknown_views:
+    walk = _walk([f for f in id_folders if f.name in wanted], views, modality)
+    if walk.unknown_views:
         raise DatasetLayoutError(
-            f"{root}: {len(unknown_views)} view folder(s) not among the expected views "
-            f"{sorted(expected_views)} (data.datamodule.views): {preview(unknown_views)}; "
+            f"{root}: {len(walk.unknown_views)} view folder(s) not among the expected views "
+            f"{sorted(set(views))} (data.datamodule.views): {preview(walk.unknown_views)}; "
             "rename or move them, add the view to data.datamodule.views, or drop the check "
             "with data.datamodule.views=null"
         )
-    if not records:
+    if not walk.records:
         raise DatasetLayoutError(
             f"{root}: no sequence of the {split} split ({len(wanted)} ids in "
             f"{SPLIT_KEYS[split]} of {partition}) found; check that the partition's ids match "
             f"the folder names (e.g. '001' vs '1') and the layout {_LAYOUT}"
         )
-    ids = sorted({record.id for record in records})
-    missing = sorted(wanted - set(ids))
+    ids = sorted({record.id for record in walk.records})
     index = SequenceIndex(
-        records=records,
+        records=walk.records,
         ids=ids,
         label_of={id_: label for label, id_ in enumerate(ids)},
-        unlisted_ids=unlisted,
-        missing_ids=missing,
-        empty_folders=empty,
+        unlisted_ids=[name for name in sorted(on_disk) if name not in listed],
+        missing_ids=sorted(wanted - set(ids)),
+        empty_folders=walk.empty,
     )
     _report(index, root, split)
     return index
+
+
+@dataclass
+class _Walk:
+    """What the id folders of a split hold: sequences, empty folders, unexpected view folders."""
+
+    records: list[SequenceRecord] = field(default_factory=list)
+    empty: list[Path] = field(default_factory=list)
+    unknown_views: list[str] = field(default_factory=list)
+
+
+def _walk(id_folders: list[os.DirEntry], views: Sequence[str] | None, modality: int) -> _Walk:
+    """The sequences under `<id>/<type>/<view>` of the given id folders, in sorted order."""
+    expected_views = None if views is None else frozenset(views)
+    walk = _Walk()
+    for id_folder in id_folders:
+        type_folders = _subdirectories(id_folder.path)
+        if not type_folders:
+            walk.empty.append(Path(id_folder.path))
+        for type_folder in type_folders:
+            view_folders = _subdirectories(type_folder.path)
+            if not view_folders:
+                walk.empty.append(Path(type_folder.path))
+            for view_folder in view_folders:
+                if expected_views is not None and view_folder.name not in expected_views:
+                    walk.unknown_views.append(view_folder.path)
+                    continue
+                path = _sequence_path(view_folder.path, modality)
+                if path is None:
+                    walk.empty.append(Path(view_folder.path))
+                    continue
+                walk.records.append(
+                    SequenceRecord(id_folder.name, type_folder.name, view_folder.name, path)
+                )
+    return walk
 
 
 def match_probe_set(

@@ -1,7 +1,7 @@
 """Pretreatment of raw silhouettes into the OpenGait pickle layout's 64 x 64 frames.
 
-Published numbers depend on this recipe, so it is followed bit for bit (PROTOCOLS.md), per frame
-in sorted order:
+Published numbers depend on this recipe, so it is followed bit for bit (docs/PROTOCOLS.md,
+"Pretreatment"), per frame in sorted order:
 
 1. drop the frame if its pixel sum is <= 10000 (about 40 white pixels);
 2. crop the rows from the first to the last non-empty row, both included;

@@ -1,4 +1,4 @@
-"""Part-mean distances between embeddings ``[N, C, P]`` (PROTOCOLS.md, Distance).
+"""Part-mean distances between embeddings ``[N, C, P]`` (docs/PROTOCOLS.md, "Distance").
 
 The distance between two sequences is the mean over parts of the per-part distance, never one
 distance over the concatenated parts:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gaitwave.evaluation.base import check_rows
 from gaitwave.evaluation.distance import iter_part_distance
-from gaitwave.evaluation.protocols import check_rows
 
 GALLERY_TYPES = ("01", "02")
 PROBE_TYPES = ("03",)

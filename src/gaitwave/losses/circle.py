@@ -1,4 +1,4 @@
-"""Circle loss per part (Sun et al., CVPR 2020; MATH.md section 3), on cosine similarities."""
+"""Circle loss per part (Sun et al., CVPR 2020; docs/MATH.md section 3), on cosine similarities."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Batch-all triplet loss per part (OpenGait's formulation, MATH.md section 3)."""
+"""Batch-all triplet loss per part (OpenGait's formulation, docs/MATH.md section 3)."""
 
 from __future__ import annotations
 

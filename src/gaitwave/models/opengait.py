@@ -7,7 +7,7 @@ Supported OpenGait models (`model_cfg.model`) and the gaitwave config that rebui
 - `GaitGL` -> `experiment=gaitgl` (CASIA-B); `experiment=gaitgl backbone=gaitgl_oumvlp
   head.embed_dim=256` (OU-MVLP, GREW). Both of OpenGait's heads: the original one (`Bn`,
   `Head1`; OpenGait evaluates the BatchNorm output, so the import sets
-  `eval_feature=bn_embeddings`) and `SeparateBNNecks`.
+  `eval.feature=bn_embeddings`) and `SeparateBNNecks`.
 - `Baseline` (GaitBase, ResNet9 backbone) -> `backbone=gaitbase head=hpp
   backbone.channels=[64,128,256,512] head.embed_dim=256`.
 - `GaitPart` -> `experiment=gaitpart` (OU-MVLP: `backbone.layers=[BC-32,BC-32,M,BC-64,BC-64,M,
@@ -375,8 +375,10 @@ DEEPGAITV2 = OpenGaitModel(
     caveats=(
         (
             "",
-            "OpenGait's `use_emb2: true` evaluates the L2-normalised BNNeck features; ours are "
-            "not normalised: evaluate `bn_embeddings` with `metric=cos` for the same ranking.",
+            "OpenGait's `use_emb2: true` evaluates the BNNeck features L2-normalised per part, "
+            "with Euclidean distance; ours are not normalised, so no setting ranks exactly as "
+            "it does: `eval.feature=bn_embeddings eval.metric=cos` (the mean per-part cosine) "
+            "comes closest.",
         ),
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gaitwave.data.synthgait.calibrate import gei, summarise, target_report
-from gaitwave.evaluation.protocols import ViewMatrix
+from gaitwave.evaluation import ViewMatrix
 
 VIEWS = ["000", "090", "180"]
 

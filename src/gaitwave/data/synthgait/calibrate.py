@@ -2,10 +2,11 @@
 
 The gait energy image (GEI) of a sequence is the mean of its frames as the loaders give them
 (64 x 44 after the width cut), used as an embedding `[N, 64 * 44, 1]`. The protocol itself is
-`gaitwave.evaluation.protocols.casiab_view_matrices`; here only the summary: same-view rank-1 is
-the mean of the diagonal, cross-view the per-probe-view mean over the other gallery views, then
-the mean over probe views. Targets (SYNTHGAIT.md): NM same-view 90..99, CL < BG < NM same-view,
-NM cross-view <= 50, CL cross-view rank-1 lowest at 0 / 180 deg and highest near 90 deg.
+`gaitwave.evaluation.view_matrices(..., protocol="casiab")`; here only the summary: same-view
+rank-1 is the mean of the diagonal, cross-view the per-probe-view mean over the other gallery
+views, then the mean over probe views. Targets (docs/SYNTHGAIT.md, "Calibration"): NM
+same-view 90..99, CL < BG < NM same-view, NM cross-view <= 50, CL cross-view rank-1 lowest at
+0 / 180 deg and highest near 90 deg.
 Synthetic numbers: not CASIA-B numbers.
 """
 
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gaitwave.data.synthgait.writers import PARAMETERS_FILE, PARTITION_FILE, read_sequence
-from gaitwave.evaluation.protocols import ViewMatrix, casiab_view_matrices, per_view_means
+from gaitwave.data.index import PARTITION_FILE
+from gaitwave.data.synthgait.writers import PARAMETERS_FILE, read_sequence
+from gaitwave.evaluation import ViewMatrix, per_view_means, view_matrices
 
 CONDITIONS = ("NM", "BG", "CL")
 NM_SAME_VIEW_RANGE = (90.0, 99.0)
@@ -58,7 +60,7 @@ def load_test_geis(root: Path) -> tuple[torch.Tensor, list[str], list[str], list
 def gei_view_matrices(root: Path | str) -> dict[str, ViewMatrix]:
     """CASIA-B view matrices (rank-1 and mAP per probe view x gallery view) of GEI-NN."""
     emb, ids, types, views = load_test_geis(Path(root))
-    return casiab_view_matrices(emb, ids, types, views, metric="euc")
+    return view_matrices(emb, ids, types, views, protocol="casiab", metric="euc")
 
 
 def summarise(matrices: dict[str, ViewMatrix]) -> dict[str, float]:

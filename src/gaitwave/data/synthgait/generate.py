@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gaitwave.data.index import PARTITION_FILE
 from gaitwave.data.pool import parallel_map
 from gaitwave.data.pretreatment import DROP_DARK, DROP_NO_CENTRE
 from gaitwave.data.progress import sequence_progress
+from gaitwave.data.storage import write_json
 from gaitwave.data.synthgait.sequence import TYPES, VIEWS, SequenceKey, render_sequence
 from gaitwave.data.synthgait.writers import (
     FORMATS,
     PARAMETERS_FILE,
-    PARTITION_FILE,
     sequence_dir,
-    write_json,
     write_pkl,
     write_png,
 )

@@ -1,5 +1,5 @@
-"""The two on-disk layouts: writing sequences (and reading them back as the loaders give them),
-and the set's partition and parameters.
+"""The two on-disk layouts: writing sequences (and reading them back as the loaders give them);
+the set's parameters file.
 
 - `pkl`: the OpenGait layout `root/<id>/<type>/<view>/<view>.pkl`, one pickled uint8 array
   `[T, 64, 64]` made by the pretreatment from the full-resolution renders.
@@ -9,9 +9,6 @@ and the set's partition and parameters.
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
 from pathlib import Path
 
 import cv2
@@ -19,10 +16,9 @@ import numpy as np
 
 from gaitwave.data.pretreatment import PretreatmentReport, pretreat_frames, pretreat_frames_report
 from gaitwave.data.readers import cut_width, load_sequence
+from gaitwave.data.storage import write_pickle
 
 FORMATS = ("pkl", "png")
-PICKLE_PROTOCOL = 4  # fixed, so the bytes do not depend on the Python version
-PARTITION_FILE = "partition.json"
 PARAMETERS_FILE = "synthgait.json"
 
 
@@ -35,9 +31,7 @@ def write_pkl(folder: Path, view: str, frames: np.ndarray) -> PretreatmentReport
     report = pretreat_frames_report(frames)
     if report.kept == 0:
         raise RuntimeError(f"{folder}: every frame was dropped by the pretreatment")
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{view}.pkl", "wb") as f:
-        pickle.dump(report.frames, f, protocol=PICKLE_PROTOCOL)
+    write_pickle(folder / f"{view}.pkl", report.frames)
     return report
 
 
@@ -48,13 +42,6 @@ def write_png(folder: Path, name: str, frames: np.ndarray) -> None:
         path = folder / f"{name}-{index:03d}.png"
         if not cv2.imwrite(str(path), frame):
             raise OSError(f"{path}: cv2.imwrite failed (is the disk full or read-only?)")
-
-
-def write_json(path: Path, content: dict) -> None:
-    """Write JSON atomically (a temporary file renamed into place)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def read_sequence(folder: Path, view: str) -> np.ndarray:

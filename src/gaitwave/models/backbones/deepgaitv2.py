@@ -34,7 +34,7 @@ class DeepGaitV2(nn.Module):
     16 x 11) and `C = channels[-1]`. No temporal stride: `out_lengths` is the identity. The
     P3D / 3D blocks take `lengths` and zero the padding frames before each conv that mixes
     frames, so a zero-padded batch equals one sequence at a time (eval mode). Reference sizes
-    (PROTOCOLS.md): p3d, layers (1, 1, 1, 1), channels (64, 128, 256, 512) -> 5.93M parameters;
+    (docs/PROTOCOLS.md): p3d, layers (1, 1, 1, 1), channels (64, 128, 256, 512) -> 5.93M parameters;
     layers (1, 4, 4, 1) -> 11.10M.
 
     `channels_last=True` runs the frame-wise 2D convs in the channels-last memory format

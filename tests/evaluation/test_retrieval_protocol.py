@@ -1,66 +1,12 @@
-"""OU-MVLP, Gait3D, GREW (official CSV and the unofficial proxy) and CASIA-B with a cross-view
-gallery on hand-built cases."""
+"""Retrieval protocols (one probe set against one gallery): Gait3D, the unofficial GREW proxy
+and CASIA-B as retrieval, on hand-built cases."""
 
-import csv
 import dataclasses
-import math
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from gaitwave.evaluation import (
-    PROTOCOLS,
-    evaluate,
-    retrieval_metrics,
-    view_matrices,
-    write_grew_submission,
-)
-from gaitwave.evaluation.protocols import CASIAB_CROSS_VIEW
-
-NAN = math.nan
-
-
-def oumvlp_case() -> tuple[torch.Tensor, list[str], list[str], list[str]]:
-    """1-D embeddings. Gallery (seq 01): A@000 = 0, B@000 = 10, A@090 = 100; no B at 090.
-
-    Probes (seq 00): A@000 = 99 (gallery 000 picks B: wrong; 090 picks A: right),
-    B@000 = 101 (000 picks B: right; 090 has no B), A@090 = 1 (both views right),
-    B@090 = 9 (000 picks B: right; 090 has no B).
-    """
-    rows = [
-        ("A", "01", "000", 0.0),
-        ("B", "01", "000", 10.0),
-        ("A", "01", "090", 100.0),
-        ("A", "00", "000", 99.0),
-        ("B", "00", "000", 101.0),
-        ("A", "00", "090", 1.0),
-        ("B", "00", "090", 9.0),
-    ]
-    emb = torch.tensor([[[value]] for *_, value in rows])
-    ids, types, views = ([row[i] for row in rows] for i in range(3))
-    return emb, ids, types, views
-
-
-def test_oumvlp_missing_gallery_counts_as_miss_by_default() -> None:
-    matrix = view_matrices(*oumvlp_case(), protocol="oumvlp")["NM"]
-    np.testing.assert_allclose(matrix.rank1, [[50, 50], [100, 50]])
-    metrics = evaluate(*oumvlp_case(), protocol="oumvlp")
-    assert metrics["NM/rank1@000"] == 50.0  # identical view excluded: gallery 090 only
-    assert metrics["NM/rank1@090"] == 100.0
-    assert metrics["NM/rank1"] == 75.0
-    assert metrics["mean/rank1"] == 75.0
-
-
-def test_oumvlp_missing_gallery_skipped() -> None:
-    matrix = view_matrices(*oumvlp_case(), protocol="oumvlp-skip")["NM"]
-    np.testing.assert_allclose(matrix.rank1, [[50, 100], [100, 100]])
-    metrics = evaluate(*oumvlp_case(), protocol="oumvlp-skip")
-    assert metrics["NM/rank1@000"] == 100.0
-    assert metrics["NM/rank1"] == 100.0
-    variant = dataclasses.replace(PROTOCOLS["oumvlp"], probes_without_match="skip")
-    assert evaluate(*oumvlp_case(), protocol=variant) == metrics
+from gaitwave.evaluation import PROTOCOLS, evaluate, view_matrices
 
 
 def gait3d_case() -> tuple[torch.Tensor, list[str], list[bool]]:
@@ -93,7 +39,7 @@ def test_gait3d_minp_deep_last_match_and_skipped_probe() -> None:
     assert metrics.keys() == expected.keys()
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(value), key
-    as_tensor = retrieval_metrics(emb, ids, protocol="gait3d", probe_mask=torch.tensor(mask))
+    as_tensor = evaluate(emb, ids, protocol="gait3d", probe_mask=torch.tensor(mask))
     assert as_tensor == metrics
     assert evaluate(emb, ids, protocol="gait3d", probe_mask=mask, chunk_size=1) == metrics
 
@@ -120,34 +66,7 @@ def test_grew_proxy_keys_say_unofficial() -> None:
         evaluate(emb, ["a"] * 4, ["01"] * 4, protocol="grew-proxy", probe_mask=[True] * 4)
 
 
-def test_grew_submission_csv(tmp_path: Path) -> None:
-    # Gallery: values 0..20, types 01 / 02 alternating, id "id<i // 2>" (ids repeat in pairs).
-    gallery = [(f"id{i // 2}", ("01", "02")[i % 2], f"g{i}", float(i)) for i in range(21)]
-    probes = [("?", "03", "probeA", 0.25), ("?", "03", "probeB", 5.5)]
-    other = [("id0", "00", "unused", 0.0)]  # neither gallery nor probe type: ignored
-    rows = probes[:1] + gallery + other + probes[1:]
-    emb = torch.tensor([[[value]] for *_, value in rows])
-    ids, types, names = ([row[i] for row in rows] for i in range(3))
-    path = tmp_path / "submission.csv"
-    assert write_grew_submission(path, emb, ids, types, names, chunk_size=1) == 2
-    with open(path, newline="") as file:
-        table = list(csv.reader(file))
-    assert table[0] == ["videoId"] + [f"rank{k}" for k in range(1, 21)]
-    # probeA = 0.25: gallery 0, 1, ..., 19 in order.
-    assert table[1] == ["probeA"] + [f"id{i // 2}" for i in range(20)]
-    # probeB = 5.5: ties (5, 6), (4, 7), ... broken by gallery order, then 11..19.
-    order = [5, 6, 4, 7, 3, 8, 2, 9, 1, 10, 0, *range(11, 20)]
-    assert table[2] == ["probeB"] + [f"id{i // 2}" for i in order]
-    assert len(table) == 3
-
-
-def test_grew_submission_needs_twenty_gallery_sequences(tmp_path: Path) -> None:
-    emb = torch.zeros(3, 1, 1)
-    with pytest.raises(ValueError, match="need at least one probe and 20 gallery"):
-        write_grew_submission(tmp_path / "s.csv", emb, ["a"] * 3, ["01", "02", "03"], ["p"] * 3)
-
-
-def test_casiab_cross_view_gallery_ranks_each_condition_against_every_view() -> None:
+def test_casiab_retrieval_ranks_each_condition_against_every_view() -> None:
     """1-D embeddings. Gallery nm-01: A@000 = 0, A@090 = 50, B@000 = 20, B@090 = 60.
 
     NM probe A@090 = 52: the whole gallery (every view) sorted by distance is A@090 (2),
@@ -167,7 +86,7 @@ def test_casiab_cross_view_gallery_ranks_each_condition_against_every_view() -> 
     emb = torch.tensor([[[value]] for *_, value in rows])
     ids, types, views = ([row[i] for row in rows] for i in range(3))
     spec = dataclasses.replace(
-        CASIAB_CROSS_VIEW,
+        PROTOCOLS["casiab-retrieval"],
         probe_groups={"NM": ("nm-05", "nm-06"), "CL": ("cl-01", "cl-02")},
     )
     metrics = evaluate(emb, ids, types, views, protocol=spec)

@@ -1,19 +1,14 @@
-"""The CASIA-B single-view protocol on hand-built cases and against a brute-force reference."""
+"""Single-view-gallery protocols (CASIA-B, OU-MVLP) on hand-built cases and against a
+brute-force reference."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from gaitwave.evaluation import (
-    PROTOCOLS,
-    ProtocolSpec,
-    casiab_view_matrices,
-    evaluate,
-    summarize_view_matrices,
-    view_matrices,
-)
+from gaitwave.evaluation import PROTOCOLS, ViewProtocol, evaluate, view_matrices
 
 NAN = math.nan
 
@@ -45,7 +40,7 @@ def hand_built() -> tuple[torch.Tensor, list[str], list[str], list[str]]:
 
 
 def test_hand_built_view_matrices() -> None:
-    results = casiab_view_matrices(*hand_built())
+    results = view_matrices(*hand_built())
     assert list(results) == ["NM", "BG"]  # no CL probe: the condition is left out
     nm, bg = results["NM"], results["BG"]
     assert nm.views == ["000", "036", "090", "180"]
@@ -105,10 +100,10 @@ def test_probe_without_gallery_match_is_a_miss_or_skipped() -> None:
     ids = ["A", "B", "A", "C"]
     types = ["nm-01", "nm-01", "nm-05", "nm-05"]
     views = ["000", "090", "000", "000"]
-    miss = casiab_view_matrices(emb, ids, types, views)["NM"]  # CASIA-B: OpenGait's "miss"
+    miss = view_matrices(emb, ids, types, views)["NM"]  # CASIA-B: OpenGait's "miss"
     np.testing.assert_allclose(miss.rank1[0], [50.0, 0.0])  # at 090 neither has a true match
     np.testing.assert_allclose(miss.mAP[0], [100.0, NAN])  # AP only for probes with a match
-    skip_spec = ProtocolSpec(
+    skip_spec = ViewProtocol(
         name="casiab-skip",
         gallery_types=PROTOCOLS["casiab"].gallery_types,
         probe_groups=PROTOCOLS["casiab"].probe_groups,
@@ -120,7 +115,7 @@ def test_probe_without_gallery_match_is_a_miss_or_skipped() -> None:
 
 
 def test_without_identical_view_exclusion() -> None:
-    spec = ProtocolSpec(
+    spec = ViewProtocol(
         name="casiab-all-views",
         gallery_types=PROTOCOLS["casiab"].gallery_types,
         probe_groups=PROTOCOLS["casiab"].probe_groups,
@@ -196,7 +191,7 @@ def random_casiab(seed: int, num_ids: int = 6, dim: int = 8, parts: int = 2):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_against_brute_force_reference(metric: str, seed: int) -> None:
     emb, ids, types, views = random_casiab(seed)
-    results = casiab_view_matrices(emb, ids, types, views, metric=metric, chunk_size=5)
+    results = view_matrices(emb, ids, types, views, metric=metric, chunk_size=5)
     reference = reference_view_matrices(emb, ids, types, views, metric)
     assert list(results) == list(reference)
     for condition, (rank1, mean_ap) in reference.items():
@@ -218,17 +213,20 @@ def test_chunked_equals_unchunked_exactly() -> None:
 
 def test_summary_keys_and_views_sorted_numerically() -> None:
     emb, ids, types, views = random_casiab(4)
-    metrics = summarize_view_matrices(casiab_view_matrices(emb, ids, types, views))
+    metrics = PROTOCOLS["casiab"].summarize(view_matrices(emb, ids, types, views)).metrics
     assert {"NM/rank1", "BG/rank1", "CL/rank1", "mean/rank1", "NM/mAP", "mean/mAP"} <= set(metrics)
     assert all(math.isfinite(v) and 0 <= v <= 100 for v in metrics.values())
     assert "NM/rank1@036" in metrics
-    matrices = casiab_view_matrices(emb, ids, types, [str(int(v)) for v in views])
+    matrices = view_matrices(emb, ids, types, [str(int(v)) for v in views])
     assert matrices["NM"].views == ["0", "36", "72", "108"]
 
 
 def test_errors() -> None:
     emb, ids, types, views = hand_built()
-    known = r"\['casiab', 'casiab-cross-view', 'gait3d', 'grew-proxy', 'oumvlp', 'oumvlp-skip'\]"
+    known = (
+        r"\['casiab', 'casiab-cross-view', 'casiab-retrieval', 'gait3d', 'grew-proxy', 'oumvlp', "
+        r"'oumvlp-skip'\]"
+    )
     with pytest.raises(ValueError, match=r"unknown; known protocols: " + known):
         evaluate(emb, ids, types, views, protocol="casia-b")
     with pytest.raises(ValueError, match="one id, type and view per row"):
@@ -240,7 +238,48 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match=r"emb must be a tensor \[N, C, P\]"):
         evaluate(emb[:, :, 0], ids, types, views)
     with pytest.raises(ValueError, match="probes_without_match"):
-        ProtocolSpec("x", ("a",), {"A": ("b",)}, probes_without_match="drop")
+        ViewProtocol("x", ("a",), {"A": ("b",)}, probes_without_match="drop")
+
+
+def oumvlp_case() -> tuple[torch.Tensor, list[str], list[str], list[str]]:
+    """1-D embeddings. Gallery (seq 01): A@000 = 0, B@000 = 10, A@090 = 100; no B at 090.
+
+    Probes (seq 00): A@000 = 99 (gallery 000 picks B: wrong; 090 picks A: right),
+    B@000 = 101 (000 picks B: right; 090 has no B), A@090 = 1 (both views right),
+    B@090 = 9 (000 picks B: right; 090 has no B).
+    """
+    rows = [
+        ("A", "01", "000", 0.0),
+        ("B", "01", "000", 10.0),
+        ("A", "01", "090", 100.0),
+        ("A", "00", "000", 99.0),
+        ("B", "00", "000", 101.0),
+        ("A", "00", "090", 1.0),
+        ("B", "00", "090", 9.0),
+    ]
+    emb = torch.tensor([[[value]] for *_, value in rows])
+    ids, types, views = ([row[i] for row in rows] for i in range(3))
+    return emb, ids, types, views
+
+
+def test_oumvlp_missing_gallery_counts_as_miss_by_default() -> None:
+    matrix = view_matrices(*oumvlp_case(), protocol="oumvlp")["NM"]
+    np.testing.assert_allclose(matrix.rank1, [[50, 50], [100, 50]])
+    metrics = evaluate(*oumvlp_case(), protocol="oumvlp")
+    assert metrics["NM/rank1@000"] == 50.0  # identical view excluded: gallery 090 only
+    assert metrics["NM/rank1@090"] == 100.0
+    assert metrics["NM/rank1"] == 75.0
+    assert metrics["mean/rank1"] == 75.0
+
+
+def test_oumvlp_missing_gallery_skipped() -> None:
+    matrix = view_matrices(*oumvlp_case(), protocol="oumvlp-skip")["NM"]
+    np.testing.assert_allclose(matrix.rank1, [[50, 100], [100, 100]])
+    metrics = evaluate(*oumvlp_case(), protocol="oumvlp-skip")
+    assert metrics["NM/rank1@000"] == 100.0
+    assert metrics["NM/rank1"] == 100.0
+    variant = dataclasses.replace(PROTOCOLS["oumvlp"], probes_without_match="skip")
+    assert evaluate(*oumvlp_case(), protocol=variant) == metrics
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -2,6 +2,7 @@
 
     gaitwave-eval ckpt=outputs/train/runs/<run>/checkpoints/last.ckpt
     gaitwave-eval ckpt=... data=synthgait data.synthgait.seed=1      # another dataset
+    gaitwave-eval ckpt=... data=casiab data.protocol=casiab-cross-view
     gaitwave-eval ckpt=... data=grew grew_submission=submission.csv  # GREW challenge CSV
 
 Checkpoints hold the resolved training config and plain tensors (they load with
@@ -21,10 +22,9 @@ from rich.console import Console
 
 from gaitwave.build import build_module
 from gaitwave.config import config_dir
-from gaitwave.evaluation import write_grew_submission
-from gaitwave.evaluation.protocols import headline_key
-from gaitwave.evaluation.report import write_report
-from gaitwave.module import EvalSplit, GaitModule
+from gaitwave.evaluation import EvalSplit, write_grew_submission
+from gaitwave.evaluation.settings import upgrade_moved_keys
+from gaitwave.module import GaitModule
 from gaitwave.train import ensure_data
 
 
@@ -39,7 +39,7 @@ def load_checkpoint(path: str | Path) -> tuple[DictConfig, int, dict[str, Any]]:
             f"{path} has no `gaitwave_config`: it was not written by gaitwave-train, so the model "
             "cannot be rebuilt (OpenGait checkpoints need an import step first)"
         )
-    config = OmegaConf.create(checkpoint["gaitwave_config"])
+    config = upgrade_moved_keys(OmegaConf.create(checkpoint["gaitwave_config"]))
     return config, checkpoint["gaitwave_num_classes"], checkpoint["state_dict"]
 
 
@@ -49,17 +49,16 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, float]:
 
 
 def run_evaluation(cfg: DictConfig) -> tuple[dict[str, float], GaitModule]:
-    """Evaluate `cfg.ckpt` on `cfg.data` (or the training data); write the report (and, with
-    `cfg.grew_submission`, the GREW challenge CSV) to the run folder and return the flat metrics
-    (percent) and the module."""
+    """Evaluate `cfg.ckpt` on `cfg.data` (or the training data) with `cfg.eval`'s settings (or
+    the training run's); write the report (and, with `cfg.grew_submission`, the GREW challenge
+    CSV) to the run folder and return the flat metrics (percent) and the module."""
     train_cfg, num_classes, state_dict = load_checkpoint(cfg.ckpt)
     with open_dict(train_cfg):
         if cfg.get("data") is not None:
             train_cfg.data = cfg.data
-        for key in ("metric", "eval_feature"):
-            if cfg.get(key) is not None:
-                target = train_cfg.data if key == "metric" else train_cfg
-                target[key] = cfg[key]
+        for key, value in cfg.eval.items():
+            if value is not None:
+                train_cfg.eval[key] = value
     module: GaitModule = build_module(train_cfg, num_classes=num_classes)
     module.load_state_dict(state_dict)
     module.keep_test_split = bool(cfg.get("grew_submission"))
@@ -68,34 +67,34 @@ def run_evaluation(cfg: DictConfig) -> tuple[dict[str, float], GaitModule]:
     datamodule = instantiate(train_cfg.data.datamodule)
     trainer = instantiate(cfg.trainer)
     trainer.test(module, datamodule=datamodule, verbose=False)
-    results = module.test_results
+    evaluation = module.test_evaluation
     if trainer.is_global_zero:
         out_dir = Path(cfg.paths.output_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-        title = f"{module.protocol.name}: test metrics (%)"
         console = Console()
-        write_report(results["matrices"], results["metrics"], out_dir, console, title=title)
+        module.protocol.report(evaluation, out_dir, console)
         if cfg.get("grew_submission"):
-            path = write_submission(results["split"], out_dir / cfg.grew_submission, module.metric)
+            path = write_submission(module.test_split, out_dir / cfg.grew_submission, module.metric)
             console.print(f"GREW submission (top-20 gallery ids per type-03 probe): {path}")
         console.print(f"Run folder: {out_dir}")
-    return results["metrics"], module
+    return evaluation.metrics, module
 
 
 def write_submission(split: EvalSplit, path: Path, metric: str) -> Path:
     """The official GREW CSV for the test split: gallery types 01 + 02, probes of type 03 (the
     data layout stores them as id `probe`, type `03`, view = the probe sequence name)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_grew_submission(path, split.emb, split.ids, split.types, split.views, metric)
+    labels = split.labels
+    write_grew_submission(path, split.emb, labels.ids, labels.types, labels.views, metric)
     return path
 
 
 @hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Console entry: returns `mean/rank1` (retrieval protocols: `rank1`)."""
+    """Console entry: returns the protocol's headline metric (`mean/rank1`, or `rank1`, ...)."""
     metrics, module = run_evaluation(cfg)
-    return metrics.get(headline_key(module.protocol))
+    return metrics.get(module.protocol.headline_key)
 
 
 if __name__ == "__main__":
