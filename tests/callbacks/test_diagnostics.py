@@ -10,7 +10,6 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from lightning.pytorch.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -65,26 +64,6 @@ class TinyModule(pl.LightningModule):
         return DataLoader(TensorDataset(inputs, labels), batch_size=8)
 
 
-class MemoryLogger(Logger):
-    def __init__(self) -> None:
-        super().__init__()
-        self.history: list[tuple[int | None, dict[str, float]]] = []
-
-    @property
-    def name(self) -> str:
-        return "memory"
-
-    @property
-    def version(self) -> int:
-        return 0
-
-    def log_hyperparams(self, params, *args, **kwargs) -> None:
-        pass
-
-    def log_metrics(self, metrics, step=None) -> None:
-        self.history.append((step, dict(metrics)))
-
-
 def fit(tmp_path: Path, callback: FusionDiagnostics, loggers: list, steps: int) -> TinyModule:
     model = TinyModule()
     pl.Trainer(
@@ -101,8 +80,8 @@ def fit(tmp_path: Path, callback: FusionDiagnostics, loggers: list, steps: int) 
     return model
 
 
-def test_logs_F_and_omega_of_every_term_without_a_schedule(tmp_path: Path) -> None:
-    loggers = [MemoryLogger(), MemoryLogger()]
+def test_logs_F_and_omega_of_every_term_without_a_schedule(tmp_path: Path, memory_logger) -> None:
+    loggers = [memory_logger(), memory_logger()]
     model = fit(tmp_path, FusionDiagnostics(every_n_steps=3), loggers, steps=10)
     assert loggers[0].history == loggers[1].history
     diagnostics = {s: m for s, m in loggers[0].history if any(k.startswith("diag/") for k in m)}

@@ -8,7 +8,6 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from lightning.pytorch.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -74,28 +73,6 @@ class TinyModule(pl.LightningModule):
         inputs = torch.randn(8 * BATCHES_PER_EPOCH, 8, generator=gen)
         labels = torch.arange(4).repeat_interleave(2).repeat(BATCHES_PER_EPOCH)
         return DataLoader(TensorDataset(inputs, labels), batch_size=8)
-
-
-class MemoryLogger(Logger):
-    """Keeps every `log_metrics` call as `(step, metrics)`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.history: list[tuple[int | None, dict[str, float]]] = []
-
-    @property
-    def name(self) -> str:
-        return "memory"
-
-    @property
-    def version(self) -> int:
-        return 0
-
-    def log_hyperparams(self, params, *args, **kwargs) -> None:
-        pass
-
-    def log_metrics(self, metrics, step=None) -> None:
-        self.history.append((step, dict(metrics)))
 
 
 class StopAt(pl.Callback):
@@ -187,8 +164,8 @@ def test_total_steps_from_max_epochs(tmp_path: Path) -> None:
     )
 
 
-def test_logs_each_terms_exponent_to_every_logger(tmp_path: Path) -> None:
-    loggers = [MemoryLogger(), MemoryLogger()]
+def test_logs_each_terms_exponent_to_every_logger(tmp_path: Path, memory_logger) -> None:
+    loggers = [memory_logger(), memory_logger()]
     make_trainer(tmp_path, [ExponentCallback()], logger=loggers, max_steps=10).fit(TinyModule())
     assert loggers[0].history == loggers[1].history
     for term, schedule in (("triplet", SCHEDULE), ("circle", CIRCLE_SCHEDULE)):
@@ -199,11 +176,11 @@ def test_logs_each_terms_exponent_to_every_logger(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("circle", ["constant", "same schedule"])
-def test_one_schedule_logs_train_exponent(tmp_path: Path, circle: str) -> None:
+def test_one_schedule_logs_train_exponent(tmp_path: Path, circle: str, memory_logger) -> None:
     model = TinyModule()
     fusion = model.terms["circle"].fusion
     fusion.schedule = None if circle == "constant" else ExponentSchedule(**SCHEDULE)
-    logger = MemoryLogger()
+    logger = memory_logger()
     make_trainer(tmp_path, [ExponentCallback()], logger=logger, max_steps=4).fit(model)
     logged = [m["train/exponent"] for _, m in logger.history if "train/exponent" in m]
     assert logged == pytest.approx(expected_exponents(4), abs=1e-6)
