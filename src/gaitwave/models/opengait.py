@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -463,14 +463,9 @@ def _listed(keys: Sequence[str], shown: int = 8) -> str:
     return "".join(lines)
 
 
-def convert_state_dict(state: Mapping[str, Tensor], model: GaitModel) -> dict[str, Tensor]:
-    """Our `model.state_dict()` filled from an OpenGait state dict (names without `module.`).
-
-    Raises `OpenGaitImportError` listing the OpenGait keys with no place in the model
-    (unexpected), our keys no OpenGait key fills (missing) and the keys whose shapes differ,
-    with the overrides that build a model matching the checkpoint.
-    """
-    spec = spec_for(model)
+def _check_model(state: Mapping[str, Tensor], spec: OpenGaitModel) -> None:
+    """Raise `OpenGaitImportError` (with the overrides to use) unless the checkpoint comes from
+    the OpenGait model `spec` describes."""
     found = identify(state)
     if found is not spec:
         what = f"an OpenGait {found.name}" if found else "not a supported OpenGait"
@@ -479,57 +474,119 @@ def convert_state_dict(state: Mapping[str, Tensor], model: GaitModel) -> dict[st
             f"{spec.name}, which has {spec.marker!r}); use the overrides: "
             f"{suggested_overrides(state)}"
         )
-    ours = model.state_dict()
+
+
+@dataclass
+class _Placement:
+    """Where an OpenGait state dict's tensors went, and those that found no place.
+
+    Attributes:
+        mapped: our name -> tensor, converted to our dtype.
+        slices: our stacked name -> {index along its first axis: tensor}.
+        unexpected: OpenGait names with no place in the model (with the reason).
+        wrong_shape: `"name [shape] -> our name [shape]"` for the tensors whose shapes differ.
+        misshaped: our names a wrongly shaped tensor was meant for.
+    """
+
+    mapped: dict[str, Tensor] = field(default_factory=dict)
+    slices: dict[str, dict[int, Tensor]] = field(default_factory=dict)
+    unexpected: list[str] = field(default_factory=list)
+    wrong_shape: list[str] = field(default_factory=list)
+    misshaped: set[str] = field(default_factory=set)
+
+
+def _place_tensors(
+    state: Mapping[str, Tensor],
+    model: GaitModel,
+    spec: OpenGaitModel,
+    ours: Mapping[str, Tensor],
+) -> _Placement:
+    """Send each OpenGait tensor through the first of `spec.rules` whose source matches its name
+    to its place in our state dict `ours` (a whole tensor, or one slice of a stacked one)."""
     names = list(state)
-    mapped: dict[str, Tensor] = {}
-    slices: dict[str, dict[int, Tensor]] = {}  # stacked targets: index along the first axis
-    unexpected, wrong_shape, misshaped = [], [], set()
+    placed = _Placement()
     for name, tensor in state.items():
         rule, match = next(
             ((r, m) for r in spec.rules if (m := re.fullmatch(r.source, name))), (None, None)
         )
         target = rule.target_name(match, names) if rule else None
         key, index = _split_slice(target)
-        filled = key in mapped or index in slices.get(key, {})
+        filled = key in placed.mapped or index in placed.slices.get(key, {})
         if key not in ours or filled or (index is not None and index >= len(ours[key])):
             reason = "already filled" if filled else "not in the model"
-            unexpected.append(name + (f" (-> {target}, {reason})" if target else ""))
+            placed.unexpected.append(name + (f" (-> {target}, {reason})" if target else ""))
             continue
         value = rule.convert(tensor, model)
         expected = ours[key].shape if index is None else ours[key].shape[1:]
         if value.shape != expected:
             converted = "" if value.shape == tensor.shape else f" (as {list(value.shape)})"
-            wrong_shape.append(
+            placed.wrong_shape.append(
                 f"{name} {list(tensor.shape)}{converted} -> {target} {list(expected)}"
             )
-            misshaped.add(key)
+            placed.misshaped.add(key)
         elif index is None:
-            mapped[key] = value.to(ours[key].dtype)
+            placed.mapped[key] = value.to(ours[key].dtype)
         else:
-            slices.setdefault(key, {})[index] = value.to(ours[key].dtype)
-    missing = []
-    for key, parts in slices.items():
+            placed.slices.setdefault(key, {})[index] = value.to(ours[key].dtype)
+    return placed
+
+
+def _stack_slices(placed: _Placement, ours: Mapping[str, Tensor]) -> list[str]:
+    """Stack each complete, well-shaped set of slices into `placed.mapped`; returns the absent
+    slices as `"name[k]"`."""
+    absent_slices = []
+    for key, parts in placed.slices.items():
         absent = [f"{key}[{i}]" for i in range(len(ours[key])) if i not in parts]
-        if key not in misshaped and not absent:
-            mapped[key] = torch.stack([parts[i] for i in range(len(ours[key]))])
-        missing += absent
+        if key not in placed.misshaped and not absent:
+            placed.mapped[key] = torch.stack([parts[i] for i in range(len(ours[key]))])
+        absent_slices += absent
+    return absent_slices
+
+
+def _unfit_error(
+    spec: OpenGaitModel,
+    state: Mapping[str, Tensor],
+    wrong_shape: list[str],
+    missing: list[str],
+    unexpected: list[str],
+) -> OpenGaitImportError:
+    """The error listing the wrongly shaped, missing and unexpected keys, with the overrides that
+    build a model matching the checkpoint."""
+    problems = [
+        f"{title} ({len(keys)}):" + _listed(keys)
+        for title, keys in (
+            ("wrongly shaped", wrong_shape),
+            ("missing in the checkpoint", missing),
+            ("unexpected in the checkpoint", unexpected),
+        )
+        if keys
+    ]
+    return OpenGaitImportError(
+        f"the OpenGait {spec.name} checkpoint does not fit the configured model:\n"
+        + "\n".join(problems)
+        + f"\nThe checkpoint's shapes need the overrides: {suggested_overrides(state)}"
+    )
+
+
+def convert_state_dict(state: Mapping[str, Tensor], model: GaitModel) -> dict[str, Tensor]:
+    """Our `model.state_dict()` filled from an OpenGait state dict (names without `module.`).
+
+    Raises `OpenGaitImportError` listing the OpenGait keys with no place in the model
+    (unexpected), our keys no OpenGait key fills (missing) and the keys whose shapes differ,
+    with the overrides that build a model matching the checkpoint.
+    """
+    spec = spec_for(model)
+    _check_model(state, spec)
+    ours = model.state_dict()
+    placed = _place_tensors(state, model, spec, ours)
+    missing = _stack_slices(placed, ours)
+    mapped = placed.mapped
     for name in ours:
         if name not in mapped and name.startswith(spec.keep_initial):
             mapped[name] = ours[name]
-    missing += [k for k in ours if k not in mapped and k not in misshaped and k not in slices]
-    if unexpected or missing or wrong_shape:
-        problems = [
-            f"{title} ({len(keys)}):" + _listed(keys)
-            for title, keys in (
-                ("wrongly shaped", wrong_shape),
-                ("missing in the checkpoint", missing),
-                ("unexpected in the checkpoint", unexpected),
-            )
-            if keys
-        ]
-        raise OpenGaitImportError(
-            f"the OpenGait {spec.name} checkpoint does not fit the configured model:\n"
-            + "\n".join(problems)
-            + f"\nThe checkpoint's shapes need the overrides: {suggested_overrides(state)}"
-        )
+    missing += [
+        k for k in ours if k not in mapped and k not in placed.misshaped and k not in placed.slices
+    ]
+    if placed.unexpected or missing or placed.wrong_shape:
+        raise _unfit_error(spec, state, placed.wrong_shape, missing, placed.unexpected)
     return mapped

@@ -64,18 +64,42 @@ class Body:
     slice_half_depths: tuple[float, ...]
 
 
+def _segment_lengths(rng: np.random.Generator, height: float, female: bool) -> dict[str, float]:
+    """Winter's `SEGMENT_FRACTIONS` of `height` (m), each times (1 + N(0, 0.04)) drawn from `rng`;
+    a woman's shoulders relatively narrower and hips wider."""
+    seg = {
+        name: height * frac * (1.0 + SEGMENT_SD * float(rng.normal()))
+        for name, frac in SEGMENT_FRACTIONS.items()
+    }
+    if female:
+        seg["shoulder_width"] *= 0.95
+        seg["hip_width"] *= 1.05
+    return seg
+
+
+def _torso_slices(
+    h: float, hip_half: float, shoulder_half: float, wide: float, deep: float, female: bool
+) -> tuple[tuple[float, float, float], ...]:
+    """The torso's elliptic slices, bottom to top: `(height above the hip joint as a fraction of
+    the trunk, half-width (m), half-depth (m))`. `h` is the height (m), `hip_half` /
+    `shoulder_half` the half-widths (m) at the hips / shoulders, `wide` / `deep` scale the
+    waist, chest and neck widths / all depths."""
+    return (
+        (-0.22, hip_half * 0.96, 0.070 * h * deep),  # crotch / buttocks
+        (0.00, hip_half, 0.072 * h * deep),  # hip joints
+        (0.35, 0.078 * h * wide * (0.93 if female else 1.0), 0.058 * h * deep),  # waist
+        (0.65, 0.092 * h * wide, 0.068 * h * deep),  # chest
+        (0.93, shoulder_half, 0.055 * h * deep),  # shoulders
+        (1.08, 0.075 * h * wide, 0.045 * h * deep),  # base of the neck
+    )
+
+
 def draw_body(rng: np.random.Generator) -> Body:
     """Draw one subject's body from `rng` (sex, height, proportions, build)."""
     sex = "female" if rng.random() < 0.5 else "male"
     female = sex == "female"
     height = float(rng.normal(MEAN_HEIGHT_M[sex], HEIGHT_SD_M))
-    seg = {
-        name: height * frac * (1.0 + SEGMENT_SD * float(rng.normal()))
-        for name, frac in SEGMENT_FRACTIONS.items()
-    }
-    if female:  # relatively narrower shoulders, wider hips
-        seg["shoulder_width"] *= 0.95
-        seg["hip_width"] *= 1.05
+    seg = _segment_lengths(rng, height, female)
     build = 1.0 + BUILD_SD * float(rng.normal())
     build = float(np.clip(build, 0.7, 1.4))
     waist = 1.0 + 0.08 * float(rng.normal())  # waist and chest width relative to the frame
@@ -96,21 +120,16 @@ def draw_body(rng: np.random.Generator) -> Body:
     fore_r = (0.020 * h * build, 0.015 * h * build)
 
     # Winter's hip and shoulder widths are outer breadths; the joints sit inside them
-    hip_half = seg["hip_width"] / 2.0
     hip_joints = seg["hip_width"] - 1.6 * thigh_r[0]
     shoulder_joints = seg["shoulder_width"] - 2.0 * arm_r[0]
     torso_build = 0.5 + 0.5 * build  # flesh widens the torso less than the limbs
-    wide = torso_build * waist
-    deep = torso_build * depth * (1.04 if female else 1.0)
-    shoulder_half = shoulder_joints / 2.0
-    # (height above hip joint as a fraction of the trunk, half-width, half-depth)
-    slices = (
-        (-0.22, hip_half * 0.96, 0.070 * h * deep),  # crotch / buttocks
-        (0.00, hip_half, 0.072 * h * deep),  # hip joints
-        (0.35, 0.078 * h * wide * (0.93 if female else 1.0), 0.058 * h * deep),  # waist
-        (0.65, 0.092 * h * wide, 0.068 * h * deep),  # chest
-        (0.93, shoulder_half + 0.3 * arm_r[0], 0.055 * h * deep),  # shoulders
-        (1.08, 0.075 * h * wide, 0.045 * h * deep),  # base of the neck
+    slices = _torso_slices(
+        h,
+        hip_half=seg["hip_width"] / 2.0,
+        shoulder_half=shoulder_joints / 2.0 + 0.3 * arm_r[0],
+        wide=torso_build * waist,
+        deep=torso_build * depth * (1.04 if female else 1.0),
+        female=female,
     )
     return Body(
         sex=sex,

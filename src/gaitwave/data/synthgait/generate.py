@@ -139,6 +139,56 @@ def run_job(job: Job) -> JobResult:
     )
 
 
+def _preset_values(
+    preset: str, num_ids: int | None, frames: int | None, views: Sequence[int] | None
+) -> tuple[int, int, list[int]]:
+    """`(num_ids, frames, views)`: the given values, the preset's where None (0 / empty when the
+    preset is unknown, which `_check_arguments` then reports)."""
+    chosen = PRESETS.get(preset)
+    num_ids = num_ids if num_ids is not None else getattr(chosen, "num_ids", 0)
+    frames = frames if frames is not None else getattr(chosen, "frames", 0)
+    views = list(views) if views is not None else list(getattr(chosen, "views", ()))
+    return num_ids, frames, views
+
+
+def _run_jobs(jobs: list[Job], workers: int, label: str | None) -> dict[str, int]:
+    """Run `jobs` over `workers` processes; the `JobResult` fields summed over the jobs. A
+    progress bar named `label` shows sequences and frames/s (none when `label` is None)."""
+    totals = dict.fromkeys(JobResult.__dataclass_fields__, 0)
+    start = time.perf_counter()
+    counts = "sequences, {task.fields[frames]:,} frames, {task.fields[fps]:,.0f} frames/s"
+    bar = sequence_progress("SynthGait", counts) if label is not None else None
+    if bar is not None:
+        bar.start()
+        task = bar.add_task(label, total=len(jobs), frames=0, fps=0.0)
+    try:
+        for result in parallel_map(run_job, jobs, workers, chunksize=4):
+            for name in totals:
+                totals[name] += getattr(result, name)
+            if bar is not None:
+                rate = totals["rendered"] / max(time.perf_counter() - start, 1e-9)
+                bar.update(task, advance=1, frames=totals["rendered"], fps=rate)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return totals
+
+
+def _frame_counts(totals: dict[str, int], format: str) -> dict[str, object]:
+    """The frame counts `synthgait.json` reports: rendered, and for pkl kept / dropped / padded."""
+    counts: dict[str, object] = {"frames_rendered": totals["rendered"]}
+    if format == "pkl":
+        counts.update(
+            frames_kept=totals["kept"],
+            frames_dropped={
+                DROP_DARK: totals["dropped_dark"],
+                DROP_NO_CENTRE: totals["dropped_no_centre"],
+            },
+            frames_padded=totals["padded"],
+        )
+    return counts
+
+
 def generate(
     root: str | Path,
     preset: str = "dev",
@@ -155,15 +205,11 @@ def generate(
     `num_ids`, `frames` (mean frames per sequence) and `views` (degrees) override the preset.
     `root` must be new, empty, or an earlier SynthGait set (which is replaced).
     """
-    chosen = PRESETS.get(preset)
-    num_ids = num_ids if num_ids is not None else getattr(chosen, "num_ids", 0)
-    frames = frames if frames is not None else getattr(chosen, "frames", 0)
-    views = list(views) if views is not None else list(getattr(chosen, "views", ()))
+    num_ids, frames, views = _preset_values(preset, num_ids, frames, views)
     _check_arguments(preset, seed, format, workers, num_ids, frames, views)
     views = sorted(views)
     root = Path(root)
     _prepare_root(root)
-    ids = [id_name(i) for i in range(1, num_ids + 1)]
     parameters = {
         "generator": "synthgait",
         "version": GENERATOR_VERSION,
@@ -184,34 +230,9 @@ def generate(
         for seq_type in TYPES
         for view in views
     ]
-    totals = dict.fromkeys(JobResult.__dataclass_fields__, 0)
-    start = time.perf_counter()
-    counts = "sequences, {task.fields[frames]:,} frames, {task.fields[fps]:,.0f} frames/s"
-    bar = sequence_progress("SynthGait", counts) if progress else None
-    if bar is not None:
-        bar.start()
-        task = bar.add_task(f"{preset} seed={seed}", total=len(jobs), frames=0, fps=0.0)
-    try:
-        for result in parallel_map(run_job, jobs, workers, chunksize=4):
-            for name in totals:
-                totals[name] += getattr(result, name)
-            if bar is not None:
-                rate = totals["rendered"] / max(time.perf_counter() - start, 1e-9)
-                bar.update(task, advance=1, frames=totals["rendered"], fps=rate)
-    finally:
-        if bar is not None:
-            bar.stop()
-    parameters.update(complete=True, sequences=len(jobs), frames_rendered=totals["rendered"])
-    if format == "pkl":
-        parameters.update(
-            frames_kept=totals["kept"],
-            frames_dropped={
-                DROP_DARK: totals["dropped_dark"],
-                DROP_NO_CENTRE: totals["dropped_no_centre"],
-            },
-            frames_padded=totals["padded"],
-        )
+    totals = _run_jobs(jobs, workers, f"{preset} seed={seed}" if progress else None)
+    parameters.update(complete=True, sequences=len(jobs), **_frame_counts(totals, format))
     write_json(root / PARAMETERS_FILE, parameters)
     partition = root / PARTITION_FILE
-    write_json(partition, split_ids(ids))
+    write_json(partition, split_ids([id_name(i) for i in range(1, num_ids + 1)]))
     return partition

@@ -131,6 +131,76 @@ def _arm(
     return {"elbow": elbow, "wrist": wrist, "hand": hand}
 
 
+def _pelvis_and_hips(
+    body: Body, style: GaitStyle, phase: np.ndarray, forward: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Pelvis centre `[T, 3]` at z = 0 (m), the hip joints `[right, left]` (each `[T, 3]`, m) and
+    the pelvis yaw `[T]` (rad), from the phase `[T]` (cycles) and the distance walked `[T]` (m).
+
+    The pelvis sways sideways, rotates about z and tilts (obliquity) once per stride.
+    """
+    cycle = 2 * np.pi * phase
+    pelvis_yaw = np.radians(style.pelvic_rotation) * np.cos(cycle)
+    roll = np.radians(style.pelvic_obliquity) * np.sin(cycle)
+    sway = style.sway * np.sin(cycle)
+    pelvis = np.stack([sway, forward, np.zeros_like(forward)], axis=1)
+    half_hip = body.hip_width / 2
+    hips = []
+    for side in (1.0, -1.0):
+        offset = np.stack(
+            [
+                np.full_like(forward, side * half_hip),
+                np.zeros_like(forward),
+                side * half_hip * np.sin(roll),
+            ],
+            axis=1,
+        )
+        hips.append(pelvis + _yaw(offset, pelvis_yaw))
+    return pelvis, hips, pelvis_yaw
+
+
+def _ground_lift(legs: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """`[T, 3]` vertical shift (m) that puts the lower sole of the two legs on z = 0."""
+    ground = np.minimum(legs[0]["sole_z"], legs[1]["sole_z"])
+    zeros = np.zeros_like(ground)
+    return np.stack([zeros, zeros, -ground], axis=1)
+
+
+def _torso_slices(
+    body: Body, pelvis: np.ndarray, up: np.ndarray, pelvis_yaw: np.ndarray, thorax_yaw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Torso slice centres `[T, S, 3]` (m) along the trunk direction `up` `[3]`, and their yaw
+    `[T, S]` (rad): blended from the pelvis yaw at the hips to the thorax yaw at the shoulders."""
+    heights = np.asarray(body.slice_heights)
+    centres = pelvis[:, None, :] + heights[None, :, None] * up[None, None, :]
+    blend = np.clip(heights / body.trunk, 0.0, 1.0)  # 0: moves with the pelvis, 1: thorax
+    yaw = (1 - blend)[None, :] * pelvis_yaw[:, None] + blend[None, :] * thorax_yaw[:, None]
+    return centres, yaw
+
+
+def _shoulders_and_arms(
+    body: Body,
+    style: GaitStyle,
+    shoulder_centre: np.ndarray,
+    phase: np.ndarray,
+    thorax_yaw: np.ndarray,
+    arm_swing_scale: tuple[float, float],
+) -> tuple[list[np.ndarray], list[dict[str, np.ndarray]]]:
+    """Shoulder joints `[right, left]` (each `[T, 3]`, m) about `shoulder_centre` `[T, 3]`, turned
+    by `thorax_yaw` `[T]` (rad), and each arm's joints (`_arm`); the left arm is half a stride
+    behind the right."""
+    half_shoulder = body.shoulder_width / 2
+    zeros = np.zeros_like(phase)
+    shoulders, arms = [], []
+    sides = ((1.0, phase, arm_swing_scale[0]), (-1.0, phase + 0.5, arm_swing_scale[1]))
+    for side, phase_side, scale in sides:
+        offset = np.stack([np.full_like(phase, side * half_shoulder), zeros, zeros], axis=1)
+        shoulder = shoulder_centre + _yaw(offset, thorax_yaw)
+        shoulders.append(shoulder)
+        arms.append(_arm(body, shoulder, phase_side, side, thorax_yaw, style, scale))
+    return shoulders, arms
+
+
 def walk(
     body: Body,
     style: GaitStyle,
@@ -145,29 +215,15 @@ def walk(
     t = np.arange(n_frames) / FPS
     strides_per_s = style.cadence / 120.0
     phase = start_phase + t * strides_per_s
-    cycle = 2 * np.pi * phase
     speed = style.stride_ratio * body.height * strides_per_s
+    pelvis, hips, pelvis_yaw = _pelvis_and_hips(body, style, phase, speed * t)
     right = joint_angles(style.weights, phase)
     left = joint_angles(style.weights, phase + 0.5)
-
-    pelvis_yaw = np.radians(style.pelvic_rotation) * np.cos(cycle)
-    roll = np.radians(style.pelvic_obliquity) * np.sin(cycle)
-    sway = style.sway * np.sin(cycle)
-    pelvis = np.stack([sway, speed * t, np.zeros_like(t)], axis=1)
-    half_hip = body.hip_width / 2
-    hips = []
-    for side in (1.0, -1.0):
-        offset = np.stack(
-            [np.full_like(t, side * half_hip), np.zeros_like(t), side * half_hip * np.sin(roll)],
-            axis=1,
-        )
-        hips.append(pelvis + _yaw(offset, pelvis_yaw))
     legs = [
         _leg(body, hips[0], right, 1.0, pelvis_yaw, style),
         _leg(body, hips[1], left, -1.0, pelvis_yaw, style),
     ]
-    ground = np.minimum(legs[0]["sole_z"], legs[1]["sole_z"])
-    lift = np.stack([np.zeros_like(t), np.zeros_like(t), -ground], axis=1)
+    lift = _ground_lift(legs)
     pelvis = pelvis + lift
     hips = [h + lift for h in hips]
     for leg in legs:
@@ -176,29 +232,15 @@ def walk(
 
     lean = np.radians(style.lean)
     up = np.array([0.0, np.sin(lean), np.cos(lean)])
-    trunk_up = np.broadcast_to(up, (n_frames, 3)).copy()
     thorax_yaw = -style.thorax_counter * pelvis_yaw
-    heights = np.asarray(body.slice_heights)
-    slice_centres = pelvis[:, None, :] + heights[None, :, None] * up[None, None, :]
-    blend = np.clip(heights / body.trunk, 0.0, 1.0)  # 0: moves with the pelvis, 1: thorax
-    slice_yaw = (1 - blend)[None, :] * pelvis_yaw[:, None] + blend[None, :] * thorax_yaw[:, None]
-
+    slice_centres, slice_yaw = _torso_slices(body, pelvis, up, pelvis_yaw, thorax_yaw)
     shoulder_centre = pelvis + body.trunk * up
-    half_shoulder = body.shoulder_width / 2
-    shoulders, arms = [], []
-    sides = ((1.0, phase, arm_swing_scale[0]), (-1.0, phase + 0.5, arm_swing_scale[1]))
-    for side, phase_side, scale in sides:
-        offset = np.stack(
-            [np.full_like(t, side * half_shoulder), np.zeros_like(t), np.zeros_like(t)], axis=1
-        )
-        shoulder = shoulder_centre + _yaw(offset, thorax_yaw)
-        shoulders.append(shoulder)
-        arms.append(_arm(body, shoulder, phase_side, side, thorax_yaw, style, scale))
+    shoulders, arms = _shoulders_and_arms(
+        body, style, shoulder_centre, phase, thorax_yaw, arm_swing_scale
+    )
 
     head_tilt = lean + np.radians(style.head_pitch) * 0.5
     neck_dir = np.array([0.0, np.sin(head_tilt), np.cos(head_tilt)])
-    neck_base = shoulder_centre + 0.02 * body.height * up
-    head = shoulder_centre + body.neck * neck_dir
     return Skeleton(
         phase=phase,
         pelvis=pelvis,
@@ -211,9 +253,9 @@ def walk(
         elbow=(arms[0]["elbow"], arms[1]["elbow"]),
         wrist=(arms[0]["wrist"], arms[1]["wrist"]),
         hand=(arms[0]["hand"], arms[1]["hand"]),
-        neck_base=neck_base,
-        head=head,
+        neck_base=shoulder_centre + 0.02 * body.height * up,
+        head=shoulder_centre + body.neck * neck_dir,
         slice_centres=slice_centres,
         slice_yaw=slice_yaw,
-        trunk_up=trunk_up,
+        trunk_up=np.broadcast_to(up, (n_frames, 3)).copy(),
     )

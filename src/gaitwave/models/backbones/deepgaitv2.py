@@ -20,6 +20,25 @@ from gaitwave.models.layers import (
 MODES = ("2d", "p3d", "3d")
 
 
+def _check_arguments(mode: str, layers: list[int], channels: list[int], strides: list[int]) -> None:
+    """Raise `ValueError` naming the fix unless `mode` is one of `MODES` and `layers`, `channels`
+    and `strides` have 4 entries (one per stage) each, all >= 1."""
+    if mode not in MODES:
+        raise ValueError(f"DeepGaitV2: `mode` must be one of {MODES}, got {mode!r}")
+    if not len(layers) == len(channels) == len(strides) == 4:
+        raise ValueError(
+            "DeepGaitV2: `layers`, `channels` and `strides` need 4 entries each (one per "
+            f"stage), got layers={layers}, channels={channels}, strides={strides}; the "
+            "reference is layers=[1, 1, 1, 1], channels=[64, 128, 256, 512], "
+            "strides=[1, 2, 2, 1]"
+        )
+    if min(layers + channels + strides) < 1:
+        raise ValueError(
+            "DeepGaitV2: every entry of `layers`, `channels` and `strides` must be >= 1, got "
+            f"layers={layers}, channels={channels}, strides={strides}"
+        )
+
+
 class DeepGaitV2(nn.Module):
     """DeepGaitV2 trunk: `frames [N, T, H, W] -> feature maps [N, C, T, H', W']`.
 
@@ -63,20 +82,7 @@ class DeepGaitV2(nn.Module):
     ) -> None:
         super().__init__()
         layers, channels, strides = list(layers), list(channels), list(strides)
-        if mode not in MODES:
-            raise ValueError(f"DeepGaitV2: `mode` must be one of {MODES}, got {mode!r}")
-        if not len(layers) == len(channels) == len(strides) == 4:
-            raise ValueError(
-                "DeepGaitV2: `layers`, `channels` and `strides` need 4 entries each (one per "
-                f"stage), got layers={layers}, channels={channels}, strides={strides}; the "
-                "reference is layers=[1, 1, 1, 1], channels=[64, 128, 256, 512], "
-                "strides=[1, 2, 2, 1]"
-            )
-        if min(layers + channels + strides) < 1:
-            raise ValueError(
-                "DeepGaitV2: every entry of `layers`, `channels` and `strides` must be >= 1, got "
-                f"layers={layers}, channels={channels}, strides={strides}"
-            )
+        _check_arguments(mode, layers, channels, strides)
         self.mode = mode
         self.channels_last = channels_last
         self.out_channels = channels[-1]
@@ -90,36 +96,36 @@ class DeepGaitV2(nn.Module):
             nn.Sequential(*self._blocks_2d(channels[0], channels[0], layers[0], strides[0])),
             channels_last=channels_last,
         )
-        stages = []
-        for stage in range(1, 4):
-            in_channels, out_channels = channels[stage - 1], channels[stage]
-            count, stride = layers[stage], strides[stage]
-            if mode == "2d":
-                blocks = self._blocks_2d(in_channels, out_channels, count, stride)
-                stages.append(FrameWise(nn.Sequential(*blocks), channels_last=channels_last))
-                continue
-            block_strides = [stride] + [1] * (count - 1)
-            block_inputs = [in_channels] + [out_channels] * (count - 1)
-            if mode == "p3d":
-                stages.append(
-                    nn.ModuleList(
-                        BasicBlockP3D(c, out_channels, s, channels_last=channels_last)
-                        for c, s in zip(block_inputs, block_strides, strict=True)
-                    )
-                )
-            else:
-                stages.append(
-                    nn.ModuleList(
-                        BasicBlock3D(c, out_channels, s)
-                        for c, s in zip(block_inputs, block_strides, strict=True)
-                    )
-                )
-        self.layer2, self.layer3, self.layer4 = stages
+        self.layer2, self.layer3, self.layer4 = (
+            self._stage(channels[stage - 1], channels[stage], layers[stage], strides[stage])
+            for stage in range(1, 4)
+        )
         self.reset_parameters()
         if channels_last:
             for module in self.modules():
                 if isinstance(module, nn.Conv2d):
                     module.to(memory_format=torch.channels_last)
+
+    def _stage(
+        self, in_channels: int, out_channels: int, count: int, stride: int
+    ) -> FrameWise | nn.ModuleList:
+        """One of `layer2`..`layer4` in `self.mode`: `count` blocks `in_channels -> out_channels`,
+        the first with `stride` (spatial). 2d: frame-wise `BasicBlock2d`s in a `FrameWise`;
+        p3d / 3d: a `ModuleList` of `BasicBlockP3D` / `BasicBlock3D` (they take `lengths`)."""
+        if self.mode == "2d":
+            blocks = self._blocks_2d(in_channels, out_channels, count, stride)
+            return FrameWise(nn.Sequential(*blocks), channels_last=self.channels_last)
+        block_strides = [stride] + [1] * (count - 1)
+        block_inputs = [in_channels] + [out_channels] * (count - 1)
+        if self.mode == "p3d":
+            return nn.ModuleList(
+                BasicBlockP3D(c, out_channels, s, channels_last=self.channels_last)
+                for c, s in zip(block_inputs, block_strides, strict=True)
+            )
+        return nn.ModuleList(
+            BasicBlock3D(c, out_channels, s)
+            for c, s in zip(block_inputs, block_strides, strict=True)
+        )
 
     @staticmethod
     def _blocks_2d(
