@@ -107,3 +107,19 @@ def test_bad_schedules_fail_at_start_naming_the_key(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build_terms(compose_config("train", *overrides).loss)
+
+
+def test_every_base_loss_meets_the_part_loss_contract() -> None:
+    """The fusions rely on `scores` and `part_losses` (gaitwave.losses.base.PartLoss), and
+    `loss(x, labels) == loss.part_losses(loss.scores(x), labels)`."""
+    from gaitwave.losses import CircleLoss, SoftmaxLoss
+    from gaitwave.losses.base import PartLoss
+
+    gen = torch.Generator().manual_seed(1)
+    emb = torch.randn(8, 4, 3, generator=gen, dtype=torch.float64)
+    logits = torch.randn(8, 5, 3, generator=gen, dtype=torch.float64).tanh()
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    for loss, x in ((TripletLoss(), emb), (CircleLoss(gamma=32.0), emb), (SoftmaxLoss(), logits)):
+        assert isinstance(loss, PartLoss)
+        torch.testing.assert_close(loss(x, labels), loss.part_losses(loss.scores(x), labels))
+    assert not isinstance(torch.nn.Linear(2, 2), PartLoss)
