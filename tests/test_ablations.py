@@ -90,6 +90,12 @@ def test_l_grid_leaves_out_reversed_ranges_and_reaches_eight() -> None:
     assert len(pairs) == 15 and len(jobs) == 45
 
 
+def test_ordered_keys_must_be_numbers() -> None:
+    sweeper = sweeper_of("+ablation=l_grid")
+    with pytest.raises(Exception, match="must be numbers"):
+        sweeper.job_overrides(["fusion.schedule.l_min=low"])
+
+
 def test_command_line_seeds_replace_the_list_and_clashes_are_refused() -> None:
     sweeper = sweeper_of("+ablation=fusion")
     jobs = sweeper.job_overrides(["seed=7,8"])

@@ -101,8 +101,16 @@ class AblationSweeper(BasicSweeper):
     def _disordered(self, job: Sequence[str]) -> bool:
         for low, high in self.ordered:
             a, b = _value(job, low), _value(job, high)
-            if a is not None and b is not None and float(a) > float(b):
-                return True
+            if a is None or b is None:
+                continue
+            try:
+                if float(a) > float(b):
+                    return True
+            except ValueError as error:
+                raise HydraException(
+                    f"hydra.sweeper.ordered: {low}={a} and {high}={b} must be numbers to be "
+                    "compared; order only numeric keys"
+                ) from error
         return False
 
     def sweep(self, arguments: list[str]) -> Any:
