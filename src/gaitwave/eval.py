@@ -6,7 +6,9 @@
     gaitwave-eval ckpt=... data=grew grew_submission=submission.csv  # GREW challenge CSV
 
 Checkpoints hold the resolved training config and plain tensors (they load with
-`weights_only=True`); the model is rebuilt from that config, never unpickled.
+`weights_only=True`); the model is rebuilt from that config, never unpickled. A config names the
+classes it builds (`_target_`), so a checkpoint's config is checked before anything is built:
+only gaitwave, torch.optim and Lightning classes are accepted, never an arbitrary callable.
 """
 
 from __future__ import annotations
@@ -27,6 +29,27 @@ from gaitwave.evaluation.settings import upgrade_moved_keys
 from gaitwave.module import GaitModule
 from gaitwave.train import ensure_data
 
+# the packages whose classes a checkpoint's config may build (`_target_`)
+TRUSTED_TARGETS = ("gaitwave.", "torch.optim.", "lightning.")
+
+
+def check_targets(config: Any, source: Path, key: str = "") -> None:
+    """Refuse a config (from `source`) that would build anything outside `TRUSTED_TARGETS`:
+    instantiating `_target_: os.system` would run a command."""
+    if isinstance(config, dict):
+        target = config.get("_target_")
+        if target is not None and not str(target).startswith(TRUSTED_TARGETS):
+            raise ValueError(
+                f"{source}: {key + '.' if key else ''}_target_ = {target!r} is not a gaitwave, "
+                "torch.optim or Lightning class; refusing to build it (a checkpoint from "
+                "elsewhere could run any callable this way)"
+            )
+        for name, value in config.items():
+            check_targets(value, source, f"{key}.{name}" if key else str(name))
+    elif isinstance(config, list):
+        for index, value in enumerate(config):
+            check_targets(value, source, f"{key}[{index}]")
+
 
 def load_checkpoint(path: str | Path) -> tuple[DictConfig, int, dict[str, Any]]:
     """(training config, number of training classes, state dict) of a gaitwave checkpoint."""
@@ -39,6 +62,7 @@ def load_checkpoint(path: str | Path) -> tuple[DictConfig, int, dict[str, Any]]:
             f"{path} has no `gaitwave_config`: it was not written by gaitwave-train, so the model "
             "cannot be rebuilt (OpenGait checkpoints need an import step first)"
         )
+    check_targets(checkpoint["gaitwave_config"], path)
     config = upgrade_moved_keys(OmegaConf.create(checkpoint["gaitwave_config"]))
     return config, checkpoint["gaitwave_num_classes"], checkpoint["state_dict"]
 

@@ -230,3 +230,25 @@ def test_gaitwave_eval_writes_the_grew_submission(tmp_path: Path, compose_config
     expected = top20_reference(split.emb, labels.ids, labels.types, labels.views)
     assert {row[0]: row[1:] for row in table[1:]} == expected
     assert sorted(expected) == ["pa", "pb", "pc"]
+
+
+def test_a_checkpoint_config_that_would_run_a_command_is_refused(
+    tmp_path: Path, compose_config
+) -> None:
+    """gaitwave-eval builds what a checkpoint's config names: a `_target_` outside gaitwave,
+    torch.optim and Lightning (here `os.system`) is refused before anything is built."""
+    from gaitwave.eval import load_checkpoint
+
+    train_cfg = compose_config("train", f"paths.output_dir={tmp_path}")
+    module = build_module(train_cfg, num_classes=2)
+    witness = tmp_path / "ran"
+    config = dict(module.config)
+    config["backbone"] = {"_target_": "os.system", "_args_": [f"touch {witness}"]}
+    checkpoint = {"gaitwave_config": config, "gaitwave_num_classes": 2, "state_dict": {}}
+    torch.save(checkpoint, tmp_path / "evil.ckpt")
+    with pytest.raises(ValueError, match=r"evil\.ckpt: backbone\._target_ = 'os\.system'"):
+        load_checkpoint(tmp_path / "evil.ckpt")
+    assert not witness.exists()
+    config["backbone"] = module.config["backbone"]
+    torch.save({**checkpoint, "gaitwave_config": config}, tmp_path / "good.ckpt")
+    assert load_checkpoint(tmp_path / "good.ckpt")[1] == 2
