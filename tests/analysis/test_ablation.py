@@ -263,3 +263,18 @@ def test_row_label_splits_equal_overrides(tmp_path: Path, run_writer, metrics_ar
         )
     report = build_report([tmp_path / "sweep"])
     assert [(row.label, len(row.jobs)) for row in report.rows] == [("static_0", 2), ("static_1", 1)]
+
+
+def test_the_order_of_overrides_does_not_split_a_row(
+    tmp_path: Path, run_writer, metrics_around
+) -> None:
+    """Two sweeps of one table, the second typed with its overrides in another order."""
+    first = ["+ablation=fusion", "fusion=norm", "experiment=quick"]
+    second = ["fusion=norm", "experiment=quick", "+ablation=fusion"]
+    for sweep, overrides, seed in (("a", first, 0), ("b", second, 1)):
+        run_writer(
+            tmp_path / sweep / "0", [*overrides, f"seed={seed}"], seed, metrics=metrics_around(60.0)
+        )
+    report = build_report([tmp_path / "a", tmp_path / "b"])
+    assert [len(row.jobs) for row in report.rows] == [2]
+    assert report.rows[0].overrides == tuple(first)  # shown as first seen

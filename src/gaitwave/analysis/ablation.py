@@ -2,8 +2,9 @@
 differences against a baseline row, the exponent-range grid, the part weights and the jobs that
 failed or never finished. :mod:`gaitwave.analysis.tables` renders them.
 
-Rows: jobs with the same overrides, leaving out ``seed=...`` and overrides of ``paths.*`` and
-``hydra.*``, and the same config ``row`` form one row, in the order they first appear. A row is
+Rows: jobs with the same overrides (in any order), leaving out ``seed=...`` and overrides of
+``paths.*`` and ``hydra.*``, and the same config ``row`` form one row, in the order they first
+appear. A row is
 labelled by its config's ``row`` when set, else by its overrides (those shared by every row left
 out), else ``(defaults)``.
 
@@ -143,7 +144,8 @@ def group_rows(jobs: Sequence[Job]) -> list[Row]:
     for job in jobs:
         if job.status != UNREADABLE:
             overrides = group_overrides(job.overrides)
-            key = (job.row, overrides)  # a different `row` label is a different row
+            # the order of overrides on a command line does not change the job
+            key = (job.row, tuple(sorted(overrides)))  # another `row` label: another row
             rows.setdefault(key, Row(label="", overrides=overrides)).jobs.append(job)
     common = _common_overrides([row.overrides for row in rows.values()])
     for row in rows.values():
