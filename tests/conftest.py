@@ -24,7 +24,7 @@ def compose_app(app: str, *overrides: str) -> DictConfig:
     return cfg
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def compose_config() -> Callable[..., DictConfig]:
     return compose_app
 

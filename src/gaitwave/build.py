@@ -6,16 +6,20 @@ dict, with the same functions that built it for training.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from gaitwave.callbacks import ExponentCallback
+from gaitwave.callbacks.preemption import PreemptionCheckpoint
+from gaitwave.checkpoint import last_checkpoint
 from gaitwave.evaluation.settings import eval_settings
 from gaitwave.fusion import Fusion
 from gaitwave.module import GaitModule, LossTerm
-from gaitwave.tracking import wandb_identity
+from gaitwave.tracking import resume_kwargs, start_wandb, wandb_identity
 
 NORM_FUSION = "gaitwave.fusion.NormFusion"
 WANDB_LOGGER = "lightning.pytorch.loggers.WandbLogger"
@@ -90,12 +94,14 @@ def build_module(cfg: DictConfig, num_classes: int) -> GaitModule:
 
 
 def build_callbacks(cfg: DictConfig) -> list[Callback]:
-    """The `callbacks` group plus the `ExponentCallback`, which moves the exponent of every
-    scheduled norm-fusion (part of the method, so present whatever the `callbacks` group says)."""
+    """The `callbacks` group plus two present whatever it says: the `ExponentCallback`, which
+    moves the exponent of every scheduled norm-fusion (part of the method), and the
+    `PreemptionCheckpoint`, which answers SIGTERM / SIGINT / SIGUSR1 with a checkpoint."""
     configs = [c for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     if not has_loggers(cfg):  # nothing to monitor the learning rate into
         configs = [c for c in configs if c._target_ != LR_MONITOR]
-    return [instantiate(c) for c in configs] + [ExponentCallback()]
+    preemption = PreemptionCheckpoint(last_checkpoint(cfg.paths.output_dir))
+    return [instantiate(c) for c in configs] + [ExponentCallback(), preemption]
 
 
 def has_loggers(cfg: DictConfig) -> bool:
@@ -105,7 +111,9 @@ def has_loggers(cfg: DictConfig) -> bool:
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
     """The `logger` group: CSV by default, W&B with `logger=wandb`, none with `logger=none`.
-    A W&B logger's unset `name`, `group` and `job_type` come from the run (`wandb_identity`)."""
+    A W&B logger's unset `name`, `group` and `job_type` come from the run (`wandb_identity`);
+    its run starts here, continues the folder's W&B run when resuming (`resume_kwargs`), and is
+    left out, after one warning, when W&B cannot start (`start_wandb`)."""
     loggers = []
     for logger_cfg in (cfg.get("logger") or {}).values():
         if "_target_" not in logger_cfg:
@@ -113,7 +121,9 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
         if logger_cfg._target_ == WANDB_LOGGER:
             identity = wandb_identity(cfg)
             unset = {k: v for k, v in identity.items() if logger_cfg.get(k) is None}
-            loggers.append(instantiate(logger_cfg, **unset))
+            wandb_logger = instantiate(logger_cfg, **unset, **resume_kwargs(cfg))
+            if start_wandb(wandb_logger, Path(cfg.paths.output_dir)):
+                loggers.append(wandb_logger)
         else:
             loggers.append(instantiate(logger_cfg))
     return loggers

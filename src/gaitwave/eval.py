@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
 from gaitwave.build import build_module
+from gaitwave.checkpoint import read_checkpoint
 from gaitwave.config import config_dir
 from gaitwave.evaluation import EvalSplit, write_grew_submission
 from gaitwave.evaluation.settings import upgrade_moved_keys
@@ -54,9 +54,7 @@ def check_targets(config: Any, source: Path, key: str = "") -> None:
 def load_checkpoint(path: str | Path) -> tuple[DictConfig, int, dict[str, Any]]:
     """(training config, number of training classes, state dict) of a gaitwave checkpoint."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found: pass ckpt=<run>/checkpoints/*.ckpt")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = read_checkpoint(path)
     if "gaitwave_config" not in checkpoint:
         raise ValueError(
             f"{path} has no `gaitwave_config`: it was not written by gaitwave-train, so the model "

@@ -93,6 +93,8 @@ class GaitModule(L.LightningModule):
         self.test_evaluation: Evaluation | None = None
         self.test_split: EvalSplit | None = None
         self.keep_test_split = False
+        # The last training step's loss terms, detached (read by callbacks.NonFiniteGuard).
+        self.step_losses: dict[str, Tensor] = {}
 
     def forward(self, frames: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
         """frames `[N, T, H, W]` in [0, 1], lengths `[N]` -> model outputs (see `GaitModel`)."""
@@ -103,10 +105,14 @@ class GaitModule(L.LightningModule):
         outputs, labels = self._global_batch(self(frames), labels)
         losses = {name: term(outputs, labels) for name, term in self.terms.items()}
         loss = torch.stack(list(losses.values())).sum()
-        batch_size = labels.numel()
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
-        for name, value in losses.items():
-            self.log(f"train/{name}", value, batch_size=batch_size)
+        # The step's terms, for NonFiniteGuard (which skips a step with a non-finite one); only
+        # finite values are logged, so a NaN never reaches metrics.csv or W&B.
+        self.step_losses = {name: value.detach() for name, value in losses.items()}
+        logged = {"loss": loss, **losses}
+        finite = torch.stack([torch.isfinite(value) for value in logged.values()]).tolist()
+        for (name, value), ok in zip(logged.items(), finite, strict=True):
+            if ok:
+                self.log(f"train/{name}", value, prog_bar=name == "loss", batch_size=labels.numel())
         return loss
 
     def _global_batch(

@@ -22,7 +22,8 @@ the config's ``row``, else by their overrides. Printed and written to ``--out`` 
   ``part_weights.csv`` (mean omega and F per row, term and part) and ``part_weights.png``.
 
 Exit status 0 when the report is written (failed jobs are listed, not fatal); 1 with a message
-when no run folder is found, or a metric or baseline names nothing.
+when no run folder is found, a metric or baseline names nothing, or a report file cannot be
+written (a full disk: the file named, its previous version kept).
 """
 
 from __future__ import annotations
@@ -85,7 +86,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ReportError as error:
         print(f"gaitwave-report: {error}", file=sys.stderr)
         raise SystemExit(1) from error
-    paths = write_report(report, out, console)
+    try:
+        paths = write_report(report, out, console)
+    except OSError as error:
+        print(
+            f"gaitwave-report: cannot write the report: {error}; the previous report files are "
+            "kept. Free some space or fix the permissions, or write elsewhere with --out DIR",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from error
     console.print(f"Report written: {', '.join(str(p) for p in paths.values())}", markup=False)
 
 

@@ -7,14 +7,37 @@
 - config: flat facts to filter and group by (`fusion`, `l_min`, `l_max`, `loss`, `seed`, ...)
   plus the whole resolved run config under `config`.
 - summary: the final test metrics (`test/...`).
+
+W&B trouble never stops training: a run that cannot start (not logged in, no network, service
+down) or a W&B call that fails later logs one warning naming the fix, and training goes on with
+the other loggers. A run resumed from a checkpoint (`ckpt_path`) in its own folder continues the
+same W&B run: the id of the folder's first W&B run is kept in `<run folder>/wandb_run_id`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+
+from gaitwave.atomic import write_text
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import WandbLogger
+
+log = logging.getLogger(__name__)
+
+RUN_ID_FILE = "wandb_run_id"
+WANDB_FIX = (
+    "to log to W&B, run `wandb login` (or set WANDB_API_KEY) and check the network, or log "
+    "offline with logger.wandb.offline=true; to train without W&B, use logger=csv"
+)
 
 
 def _hydra_job() -> tuple[str | None, str]:
@@ -87,10 +110,60 @@ def log_run_config(loggers: list, cfg: DictConfig) -> None:
     """Every W&B logger's run config: the facts plus the resolved config under `config`."""
     for logger in wandb_loggers(loggers):
         resolved = OmegaConf.to_container(cfg, resolve=True)
-        logger.experiment.config.update({**run_facts(cfg), "config": resolved})
+        with wandb_trouble_warns("log the run config"):
+            logger.experiment.config.update({**run_facts(cfg), "config": resolved})
 
 
 def log_final_metrics(loggers: list, metrics: dict[str, float]) -> None:
     """The final test metrics into every W&B run summary (`test/<key>`)."""
     for logger in wandb_loggers(loggers):
-        logger.experiment.summary.update({f"test/{k}": v for k, v in metrics.items()})
+        with wandb_trouble_warns("log the test metrics"):
+            logger.experiment.summary.update({f"test/{k}": v for k, v in metrics.items()})
+
+
+def warn_wandb_trouble(action: str, error: Exception) -> None:
+    """The one warning for a W&B failure: what failed, the error, and the fix."""
+    log.warning(
+        "W&B could not %s (%s: %s); the run goes on without W&B. Fix: %s",
+        action,
+        type(error).__name__,
+        error,
+        WANDB_FIX,
+    )
+
+
+@contextmanager
+def wandb_trouble_warns(action: str) -> Iterator[None]:
+    """Run W&B calls; an error in them becomes a warning (`warn_wandb_trouble`), not a crash."""
+    try:
+        yield
+    except Exception as error:  # any W&B failure: CommError, UsageError, timeouts, OSError
+        warn_wandb_trouble(action, error)
+
+
+def resume_kwargs(cfg: DictConfig) -> dict[str, str]:
+    """`{"id": <stored id>, "resume": "allow"}` for the W&B logger when this run resumes from a
+    checkpoint (`ckpt_path` set) in a folder whose earlier start stored its W&B run id; else {}."""
+    id_file = Path(cfg.paths.output_dir) / RUN_ID_FILE
+    if cfg.get("ckpt_path") is None or not id_file.is_file():
+        return {}
+    return {"id": id_file.read_text().strip(), "resume": "allow"}
+
+
+def start_wandb(logger: WandbLogger, run_dir: Path) -> bool:
+    """Start the logger's W&B run now (W&B would start it at its first use, mid-training) and
+    store its id in `run_dir/wandb_run_id`. False, after one warning, when it cannot start."""
+    mode = os.environ.get("WANDB_MODE")
+    try:
+        run = logger.experiment
+    except Exception as error:  # not logged in, no network, service down, init timeout
+        warn_wandb_trouble("start its run", error)
+        return False
+    finally:  # WandbLogger(offline=True) sets WANDB_MODE for the process (the next job's config)
+        if mode is None:
+            os.environ.pop("WANDB_MODE", None)
+        else:
+            os.environ["WANDB_MODE"] = mode
+    if rank_zero_only.rank == 0 and not run.disabled:  # WANDB_MODE=disabled: no run to keep
+        write_text(Path(run_dir) / RUN_ID_FILE, run.id + "\n")
+    return True

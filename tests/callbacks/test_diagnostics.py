@@ -6,6 +6,7 @@ import csv
 import math
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning.pytorch as pl
 import pytest
@@ -126,3 +127,41 @@ def test_writes_the_weights_csv_and_the_picture(tmp_path: Path) -> None:
 def test_a_bad_period_is_refused() -> None:
     with pytest.raises(ValueError, match="every_n_steps"):
         FusionDiagnostics(every_n_steps=0)
+
+
+def test_a_step_with_non_finite_part_losses_is_not_written(tmp_path: Path, memory_logger) -> None:
+    """Step 2's inputs are NaN: no row and no logged value for it (the step is skipped by the
+    NonFiniteGuard in a real run); the finite steps around it are written."""
+
+    class NaNAtStepTwo(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if trainer.global_step == 2:
+                batch[0].fill_(float("nan"))
+
+    logger = memory_logger()
+    model = TinyModule()
+    pl.Trainer(
+        accelerator="cpu",
+        callbacks=[NaNAtStepTwo(), FusionDiagnostics(every_n_steps=1)],
+        logger=[logger],
+        max_steps=4,
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    ).fit(model)
+    with open(tmp_path / CSV_NAME, newline="") as f:
+        steps = sorted({int(r["step"]) for r in csv.DictReader(f)})
+    assert steps[:2] == [0, 1] and 2 not in steps
+    logged = [step for step, m in logger.history if any(k.startswith("diag/") for k in m)]
+    assert 2 not in logged and {0, 1} <= set(logged)
+
+
+def test_a_resumed_run_rewrites_the_rows_after_its_checkpoint(tmp_path: Path) -> None:
+    """Rows an interrupted run wrote after its last checkpoint go when the run resumes."""
+    fit(tmp_path, FusionDiagnostics(every_n_steps=1), [], steps=3)
+    resumed = SimpleNamespace(global_step=2, is_global_zero=True, default_root_dir=tmp_path)
+    FusionDiagnostics().on_train_start(resumed, TinyModule())
+    with open(tmp_path / CSV_NAME, newline="") as f:
+        assert sorted({int(r["step"]) for r in csv.DictReader(f)}) == [0, 1]

@@ -2,7 +2,8 @@
 exponent-range ablation, a heatmap of the headline metric over l_min x l_max (``report.png``);
 mean omega and F per part, one line per row (``part_weights.png``).
 
-Drawn on a standalone :class:`~matplotlib.figure.Figure` (Agg canvas): no pyplot state.
+Drawn on a standalone :class:`~matplotlib.figure.Figure` (Agg canvas): no pyplot state. Saved
+atomically (``gaitwave.report_file``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from gaitwave.report_file import report_file
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def plot_report(
     _bars(axes[0], labels, metrics, means, stds)
     if grid is not None:
         _heatmap(figure, axes[1], grid)
-    figure.savefig(path, dpi=150, bbox_inches="tight")
+    with report_file(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=150, bbox_inches="tight")
     return path
 
 
@@ -103,5 +107,6 @@ def plot_part_weights(
             axis.tick_params(axis="x", labelsize=7)
             axis.set_xlabel(f"part (0 = top, {parts - 1} = bottom)")
         omega_axis.legend(fontsize=7)
-    figure.savefig(path, dpi=130)
+    with report_file(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=130)
     return path

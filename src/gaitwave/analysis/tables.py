@@ -25,6 +25,7 @@ from gaitwave.analysis.ablation import AblationReport, Row
 from gaitwave.analysis.plots import LGrid, plot_part_weights, plot_report
 from gaitwave.analysis.stats import PairedDifference, Summary
 from gaitwave.analysis.weights import TILT_THRESHOLD, TermWeights
+from gaitwave.report_file import report_file
 
 REPORT_CSV_COLUMNS = (
     "row", "metric", "mean", "std", "n", "baseline", "diff_mean", "ci_low", "ci_high", "n_pairs",
@@ -387,15 +388,18 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     print_report(report, console)
     paths = {"markdown": out_dir / "report.md", "csv": out_dir / "report.csv"}
-    paths["markdown"].write_text(to_markdown(report))
-    paths["csv"].write_text(to_csv(report))
+    with report_file(paths["markdown"]) as file:
+        file.write(to_markdown(report))
+    with report_file(paths["csv"]) as file:
+        file.write(to_csv(report))
     labels, means, stds = _bar_values(report)
     paths["png"] = plot_report(
         labels, report.metrics, means, stds, report.l_grid, out_dir / "report.png"
     )
     if report.part_weights:
         paths["part_weights_csv"] = out_dir / "part_weights.csv"
-        paths["part_weights_csv"].write_text(part_weights_csv(report.part_weights))
+        with report_file(paths["part_weights_csv"]) as file:
+            file.write(part_weights_csv(report.part_weights))
         lines = {
             term: [(w.row, w.mean_omega, w.mean_F) for w in term_weights]
             for term, term_weights in _by_term(report.part_weights).items()

@@ -24,10 +24,18 @@ from gaitwave.analysis.weights import (
     PartLog,
     read_fusion_log,
 )
+from gaitwave.atomic import atomic_write
 from gaitwave.callbacks.exponent import term_label
 from gaitwave.fusion import Fusion
 
 PNG_NAME = "fusion_weights.png"
+
+
+def _finite(fusion: Fusion) -> bool:
+    """Whether the fusion's last part losses and weights are all finite."""
+    return bool(
+        torch.isfinite(fusion.last_part_losses).all() and torch.isfinite(fusion.last_weights).all()
+    )
 
 
 def fusion_diagnostics(name: str, fusion: Fusion) -> dict[str, float]:
@@ -107,6 +115,18 @@ class FusionDiagnostics(pl.Callback):
     def _csv_path(self, trainer: pl.Trainer) -> Path:
         return Path(trainer.default_root_dir) / FUSION_WEIGHTS_CSV
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A resumed run rewrites the steps from its checkpoint on: the rows an interrupted
+        run wrote after that checkpoint go (they are written again, the same)."""
+        path = self._csv_path(trainer)
+        if not trainer.is_global_zero or not path.is_file():
+            return
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        kept = [row for row in rows[1:] if int(row[0]) < trainer.global_step]
+        with atomic_write(path, "w", fsync=False) as f:
+            csv.writer(f).writerows([rows[0], *kept])
+
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
@@ -129,6 +149,8 @@ class FusionDiagnostics(pl.Callback):
             for name, module in pl_module.named_modules()
             if isinstance(module, Fusion) and module.last_part_losses is not None
         }
+        if not all(_finite(fusion) for fusion in fusions.values()):
+            return  # a step the NonFiniteGuard skips: nothing non-finite reaches the files
         metrics: dict[str, float] = {}
         for term, fusion in fusions.items():
             metrics.update(fusion_diagnostics(term, fusion))

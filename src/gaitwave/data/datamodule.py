@@ -40,6 +40,7 @@ from gaitwave.data.index import (
     match_probe_set,
     preview,
 )
+from gaitwave.data.loader import WorkerLoader
 from gaitwave.data.readers import SequenceFormatError, UnsafePickleError, load_sequence
 from gaitwave.data.sampler import PKSampler
 from gaitwave.data.transforms import Compose, Resize, Transform
@@ -248,6 +249,21 @@ def _worker_context(num_workers: int) -> str | None:
     return "fork" if num_workers > 0 and sys.platform.startswith("linux") else None
 
 
+def creation_hint(root: Path, layout: str | None) -> str:
+    """The command that creates a dataset `root` (and its partition file): `gaitwave-prepare`
+    for a dataset `layout` (casiab, oumvlp, gait3d, grew), `gaitwave-synth` for None."""
+    if layout is None:
+        return (
+            f"generate SynthGait with `gaitwave-synth root={root}` (or `make synth`), "
+            "which writes it"
+        )
+    return (
+        f"create it from the raw silhouettes with `gaitwave-prepare raw=<raw {layout} "
+        f"tree> out={root} layout={layout}` (add partition=<the dataset's "
+        "partition JSON> where the dataset publishes one)"
+    )
+
+
 class GaitDataModule(L.LightningDataModule):
     """Training and test data of a gait dataset in the OpenGait layout.
 
@@ -340,30 +356,18 @@ class GaitDataModule(L.LightningDataModule):
 
     # ---- indexes ----
 
-    def _create_hint(self) -> str:
-        """The command that creates `root` (and its partition file)."""
-        if self.layout is None:
-            return (
-                f"generate SynthGait with `gaitwave-synth root={self.root}` (or `make synth`), "
-                "which writes it"
-            )
-        return (
-            f"create it from the raw silhouettes with `gaitwave-prepare raw=<raw {self.layout} "
-            f"tree> out={self.root} layout={self.layout}` (add partition=<the dataset's "
-            "partition JSON> where the dataset publishes one)"
-        )
-
     def setup(self, stage: str | None = None) -> None:
         """Index the train and test splits (directory listings only; cheap, idempotent)."""
         if not self.root.is_dir():
             raise FileNotFoundError(
                 f"dataset root {self.root} (data.datamodule.root) not found: "
-                f"{self._create_hint()}, or set data.datamodule.root to your copy"
+                f"{creation_hint(self.root, self.layout)}, or set data.datamodule.root to your copy"
             )
         if not self.partition.is_file():
             raise FileNotFoundError(
                 f"partition file {self.partition} (data.datamodule.partition) not found: "
-                f"{self._create_hint()}, or set data.datamodule.partition to your JSON"
+                f"{creation_hint(self.root, self.layout)}, or set data.datamodule.partition "
+                "to your JSON"
             )
         options = dict(
             modality=self.modality,
@@ -443,7 +447,7 @@ class GaitDataModule(L.LightningDataModule):
     # ---- loaders ----
 
     def _loader(self, dataset: Dataset, batch_sampler: Sampler, collate) -> DataLoader:
-        return DataLoader(
+        return WorkerLoader(
             dataset,
             batch_sampler=batch_sampler,
             collate_fn=collate,

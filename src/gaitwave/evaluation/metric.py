@@ -12,7 +12,8 @@ The states are the embeddings ``[n, C, P]`` and their dataset row indices ``[n]`
 across processes (``dist_reduce_fx="cat"``). :meth:`GaitProtocolMetric.gathered` keeps one copy
 of each row (a ``DistributedSampler`` repeats rows to even out the ranks) and puts the rows in
 dataset order; :meth:`~GaitProtocolMetric.compute` and :meth:`~GaitProtocolMetric.evaluation`
-run the protocol on them. Rows never seen are left out.
+run the protocol on them. Rows never seen are left out; embeddings holding NaN or inf raise
+:class:`NonFiniteFeaturesError` instead of giving meaningless metrics.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from torchmetrics.utilities import dim_zero_cat
 
 from gaitwave.evaluation.base import EvalSplit, Evaluation, SequenceLabels
 from gaitwave.evaluation.protocols import ProtocolLike, get_protocol
+
+
+class NonFiniteFeaturesError(ValueError):
+    """The evaluated embeddings hold NaN or inf: the metrics would be meaningless."""
 
 
 class GaitProtocolMetric(Metric):
@@ -119,4 +124,12 @@ class GaitProtocolMetric(Metric):
         first = torch.ones_like(sorted_rows, dtype=torch.bool)
         first[1:] = sorted_rows[1:] != sorted_rows[:-1]  # the first copy of each row
         keep = sorted_rows[first].cpu().tolist()
-        return EvalSplit(emb[order[first]], self.labels.select(keep))
+        emb = emb[order[first]]
+        nonfinite = int((~torch.isfinite(emb)).flatten(1).any(dim=1).sum())
+        if nonfinite:
+            raise NonFiniteFeaturesError(
+                f"GaitProtocolMetric: {nonfinite} of {len(keep)} evaluated embeddings contain NaN "
+                "or inf: the model produced non-finite features (diverged training or a corrupt "
+                "checkpoint), so no metric is computed"
+            )
+        return EvalSplit(emb, self.labels.select(keep))

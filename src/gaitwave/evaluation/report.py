@@ -12,6 +12,9 @@ Files written by :func:`write_report` into the run folder, from an
   (rows) x gallery view (columns) rank-1 in percent, every cell annotated.
 
 Protocols without views (Gait3D, the GREW proxy) get a console table and ``metrics.json``.
+
+Every file is written atomically (``gaitwave.report_file``): a full disk or a killed process
+leaves the previous report's file whole, and the error names the file.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from matplotlib.figure import Figure
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+from gaitwave.report_file import report_file
 
 if TYPE_CHECKING:
     from gaitwave.evaluation.base import Evaluation
@@ -87,13 +92,14 @@ def write_metrics_json(metrics: Mapping[str, float], path: Path) -> Path:
         key: (None if isinstance(v, float) and not math.isfinite(v) else v)
         for key, v in metrics.items()
     }
-    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    with report_file(path) as file:
+        file.write(json.dumps(clean, indent=2, sort_keys=True) + "\n")
     return path
 
 
 def write_per_view_csv(per_view: Sequence[PerViewRow], path: Path) -> Path:
     """Write ``condition, view, rank1, mAP`` rows (long format; module docstring)."""
-    with path.open("w", newline="") as handle:
+    with report_file(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["condition", "view", "rank1", "mAP"])
         for condition, view, rank1, mean_ap in per_view:
@@ -124,7 +130,8 @@ def plot_view_heatmaps(matrices: Mapping[str, ViewMatrix], path: Path) -> Path:
             axis.text(col, row, percent(value), ha="center", va="center", fontsize=5, color=color)
         figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
     figure.tight_layout()
-    figure.savefig(path, dpi=150)
+    with report_file(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=150)
     return path
 
 

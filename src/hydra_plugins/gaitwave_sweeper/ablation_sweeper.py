@@ -10,8 +10,11 @@ Jobs are rows x the grid of `params` (and command-line sweeps) x `seeds`:
 - `baseline`: the row the other rows are compared with (read by `gaitwave-report`).
 
 Unlike Hydra's basic sweeper, a job that raises does not stop the sweep: the other jobs run, the
-failures are listed at the end, and the multirun then exits non-zero. Each failed job's folder
-holds its `status.json` and `traceback.txt` (written by the app).
+failures and interrupted jobs (stopped by a signal, with a checkpoint) are listed at the end, and
+the multirun then exits non-zero. Each job's folder holds its `status.json` (and a failed one
+`traceback.txt`), written by the app. Re-running the same command with
+`hydra.sweep.dir=<that sweep folder>` finishes the sweep: the app skips completed jobs and
+resumes the others.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
+
+INTERRUPTED = (
+    "RunInterrupted"  # gaitwave.callbacks.preemption's exception: a job stopped by a signal
+)
 
 
 class SweepFailedError(HydraException):
@@ -125,6 +132,7 @@ class AblationSweeper(BasicSweeper):
 
         returns: list[Sequence[JobReturn]] = []
         failed: list[str] = []
+        interrupted: list[str] = []
         initial_job_idx = 0
         while not self.is_done():
             batch = self.get_job_batch()
@@ -134,14 +142,35 @@ class AblationSweeper(BasicSweeper):
                 if result.status == JobStatus.FAILED:
                     error = result._return_value
                     where = sweep_dir / str(initial_job_idx + number)
-                    reason = f"{type(error).__name__}: {error}"
-                    failed.append(f"{where}: {' '.join(overrides)}: {reason}")
-                    log.error("job failed (the sweep goes on): %s", failed[-1])
+                    line = f"{where}: {' '.join(overrides)}: {type(error).__name__}: {error}"
+                    if type(error).__name__ == INTERRUPTED:
+                        interrupted.append(line)
+                        log.warning("job interrupted (the sweep goes on): %s", line)
+                    else:
+                        failed.append(line)
+                        log.error("job failed (the sweep goes on): %s", line)
             initial_job_idx += len(batch)
             returns.append(results)
-        if failed:
-            raise SweepFailedError(
-                f"{len(failed)} of {len(jobs)} jobs failed (status.json and traceback.txt in "
-                "each folder):\n  " + "\n  ".join(failed)
-            )
+        if failed or interrupted:
+            raise SweepFailedError(_summary(failed, interrupted, len(jobs), sweep_dir))
         return returns
+
+
+def _summary(failed: list[str], interrupted: list[str], jobs: int, sweep_dir: Path) -> str:
+    """What did not finish, and the command that finishes it."""
+    parts = []
+    if failed:
+        parts.append(
+            f"{len(failed)} of {jobs} jobs failed (status.json and traceback.txt in each "
+            "folder):\n  " + "\n  ".join(failed)
+        )
+    if interrupted:
+        parts.append(
+            f"{len(interrupted)} of {jobs} jobs were interrupted (checkpoint saved):\n  "
+            + "\n  ".join(interrupted)
+        )
+    parts.append(
+        f"Re-run the same command with hydra.sweep.dir={sweep_dir}: completed jobs are skipped, "
+        "the others resume from their last checkpoint."
+    )
+    return "\n".join(parts)
