@@ -65,11 +65,14 @@ class TinyModule(pl.LightningModule):
         return DataLoader(TensorDataset(inputs, labels), batch_size=8)
 
 
-def fit(tmp_path: Path, callback: FusionDiagnostics, loggers: list, steps: int) -> TinyModule:
+def fit(
+    tmp_path: Path, callback: FusionDiagnostics, loggers: list, steps: int, before: tuple = ()
+) -> TinyModule:
+    """Train a TinyModule for `steps` with the callbacks `before` and then `callback`."""
     model = TinyModule()
     pl.Trainer(
         accelerator="cpu",
-        callbacks=[callback],
+        callbacks=[*before, callback],
         logger=loggers,
         max_steps=steps,
         log_every_n_steps=1,
@@ -139,18 +142,7 @@ def test_a_step_with_non_finite_part_losses_is_not_written(tmp_path: Path, memor
                 batch[0].fill_(float("nan"))
 
     logger = memory_logger()
-    model = TinyModule()
-    pl.Trainer(
-        accelerator="cpu",
-        callbacks=[NaNAtStepTwo(), FusionDiagnostics(every_n_steps=1)],
-        logger=[logger],
-        max_steps=4,
-        log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    ).fit(model)
+    fit(tmp_path, FusionDiagnostics(every_n_steps=1), [logger], steps=4, before=(NaNAtStepTwo(),))
     with open(tmp_path / CSV_NAME, newline="") as f:
         steps = sorted({int(r["step"]) for r in csv.DictReader(f)})
     assert steps[:2] == [0, 1] and 2 not in steps
