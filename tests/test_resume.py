@@ -248,3 +248,20 @@ def test_ctrl_c_and_slurm_preemption_stop_with_a_checkpoint(
         assert args.read_text().split() == ["requeue", "4242"]
     else:
         assert not args.exists()
+
+
+def test_run_interrupted_survives_pickling() -> None:
+    """A job of hydra/launcher=local returns its exception to the sweep through a pickle."""
+    import pickle
+
+    from gaitwave.callbacks.preemption import RunInterrupted
+
+    stop = RunInterrupted("SIGTERM", 37, Path("/runs/0/checkpoints/last.ckpt"))
+    again = pickle.loads(pickle.dumps(stop))
+    assert (again.signal_name, again.step, again.checkpoint, str(again)) == (
+        "SIGTERM",
+        37,
+        stop.checkpoint,
+        str(stop),
+    )
+    assert again.exit_code == 128 + signal.SIGTERM

@@ -45,6 +45,10 @@ class RunInterrupted(Exception):
         saved = f"checkpoint {checkpoint}" if checkpoint else "no new checkpoint"
         super().__init__(f"stopped by {signal_name} at step {step}; {saved}")
 
+    def __reduce__(self) -> tuple:
+        """Picklable with its fields (a multirun job's exception travels back to the sweep)."""
+        return type(self), (self.signal_name, self.step, self.checkpoint)
+
     @property
     def exit_code(self) -> int:
         """128 + the signal number, as a shell reports a process ended by that signal."""
