@@ -265,3 +265,29 @@ def test_run_interrupted_survives_pickling() -> None:
         str(stop),
     )
     assert again.exit_code == 128 + signal.SIGTERM
+
+
+def test_loader_workers_ignore_the_stop_signals(tmp_path, data_dir, compose_config) -> None:
+    """SLURM and Ctrl-C signal every process of a job: a loader worker must leave the signal to
+    the training process, or its death would end the run before the checkpoint."""
+    from hydra.utils import instantiate
+
+    from gaitwave.train import ensure_data
+
+    cfg = compose_config(
+        "train", *tiny_overrides(tmp_path, data_dir), "data.datamodule.num_workers=1"
+    )
+    ensure_data(cfg.data)
+    datamodule = instantiate(cfg.data.datamodule)
+    loader = datamodule.train_dataloader()
+    batches = iter(loader)
+    next(batches)
+    (worker,) = loader._iterator._workers  # torch's iterator of the persistent workers
+    try:
+        for name in ("SIGTERM", "SIGINT", "SIGUSR1"):
+            os.kill(worker.pid, getattr(signal, name))
+        for _ in range(4):
+            next(batches)  # it still answers
+        assert worker.is_alive()
+    finally:
+        loader._iterator._shutdown_workers()

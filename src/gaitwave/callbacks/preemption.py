@@ -159,7 +159,7 @@ class PreemptionCheckpoint(pl.Callback):
         return trainer.strategy.reduce_boolean_decision(bool(STOP), all=False)
 
     def _save(self, trainer: pl.Trainer) -> None:
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # the whole training state
         self.saved = self.path
 
     def raise_if_stopped(self, trainer: pl.Trainer, saved: bool = True) -> None:

@@ -19,6 +19,7 @@ worker, raises an error whose message names its file (`SequenceFormatError` /
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from gaitwave.callbacks.preemption import STOP_SIGNALS
 from gaitwave.data.frames import FRAME_MODES, FrameSampler
 from gaitwave.data.index import (
     PARTITION_FILE,
@@ -234,12 +236,18 @@ def collate_padded(items: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tenso
     }
 
 
-def _seed_worker(worker_id: int) -> None:
+def _init_worker(worker_id: int) -> None:
     """Seed numpy's global RNG in a worker from its torch seed (itself from `seed`); one OpenCV
     thread per worker (its thread pool slows the warps of small frames down, and the workers
-    already run in parallel)."""
+    already run in parallel). The stop signals (SIGTERM, SIGINT, SIGUSR1) are ignored: SLURM and
+    a terminal's Ctrl-C send them to every process of the job, and the training process answers
+    them (`gaitwave.callbacks.preemption`); a worker ended by one would end the run before its
+    checkpoint. Workers still exit with the training process."""
     np.random.seed(torch.initial_seed() % 2**32)
     cv2.setNumThreads(1)
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def _worker_context(num_workers: int) -> str | None:
@@ -454,7 +462,7 @@ class GaitDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
-            worker_init_fn=_seed_worker,
+            worker_init_fn=_init_worker,
             generator=torch.Generator().manual_seed(self.seed),
             multiprocessing_context=_worker_context(self.num_workers),
         )
