@@ -115,3 +115,32 @@ def test_multirun_over_fusions(tmp_path: Path, data_dir: Path) -> None:
         for job in range(3)
     ]
     assert fusions == [f"gaitwave.fusion.{name}Fusion" for name in ("Pre", "Post", "Norm")]
+
+
+def test_jobs_starting_together_generate_the_data_once(
+    tmp_path: Path, compose_config, monkeypatch
+) -> None:
+    """Two jobs of a local sweep start at once on a set not generated yet: one generates it
+    (here a fake that takes a while), the other waits and finds it."""
+    import threading
+    import time
+
+    import gaitwave.data.synthgait as synthgait
+    from gaitwave.train import ensure_data
+
+    cfg = compose_config("train", f"paths.data_dir={tmp_path}", "data.synthgait.preset=ci")
+    calls = []
+
+    def slow_generate(root, **kwargs) -> None:
+        calls.append(root)
+        time.sleep(0.5)
+        Path(root).mkdir(parents=True)
+        (Path(root) / "partition.json").write_text("{}")
+
+    monkeypatch.setattr(synthgait, "generate", slow_generate)
+    jobs = [threading.Thread(target=ensure_data, args=(cfg.data,)) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    assert len(calls) == 1

@@ -12,6 +12,11 @@ import cv2
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
+# A spawned child sets the parent's default start method again; inside a joblib worker (the jobs
+# of hydra/launcher=local) that is joblib's own "loky", which a child cannot set, so the pool
+# would break at once: there the work runs in the calling process.
+STANDARD_METHODS = (None, "fork", "spawn", "forkserver")
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
@@ -32,6 +37,8 @@ def parallel_map(
     The pool uses spawn, not fork: the caller may hold threads (torch, a test runner) whose locks
     a forked child would inherit held, and hang on; scripts that call it need a `__main__` guard.
     """
+    if workers > 1 and multiprocessing.get_start_method(allow_none=True) not in STANDARD_METHODS:
+        workers = 1  # see `STANDARD_METHODS`
     if workers == 1:
         one_thread()
         yield from map(function, jobs)
