@@ -106,3 +106,60 @@ def test_a_corrupt_checkpoint_at_resume_is_named_and_nothing_is_lost(
     step10 = tmp_path / "checkpoints" / "step10.ckpt"
     train_app.run_job(compose_config("train", *overrides, f"ckpt_path={step10}"))
     assert read_status(tmp_path)["status"] == "completed"
+
+
+def process_writing(path: Path, parent: int) -> int | None:
+    """The pid of a descendant of `parent` that holds `path` open (Linux /proc)."""
+    for task in Path("/proc").glob("[0-9]*"):
+        try:
+            status = (task / "status").read_text()
+            ppid = int(
+                next(line for line in status.splitlines() if line.startswith("PPid")).split()[1]
+            )
+            held = {os.readlink(fd) for fd in (task / "fd").iterdir()}
+        except (OSError, StopIteration, ValueError):
+            continue
+        if ppid == parent and str(path) in held:
+            return int(task.name)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the job's process in /proc")
+def test_sigterm_to_one_job_of_a_local_launcher_sweep(tmp_path: Path, ci_data: Path) -> None:
+    """hydra/launcher=local, two jobs at a time: SIGTERM to the worker process of job 0 stops
+    that job with a checkpoint (and any later job that worker picks up, unstarted) while job 1
+    completes; the same command over the sweep folder then resumes job 0 and skips job 1."""
+    sweep = tmp_path / "sweep"
+    command = [
+        str(Path(sys.executable).with_name("gaitwave-train")),
+        "-m",
+        "hydra/launcher=local",
+        "hydra.launcher.n_jobs=2",
+        "seed=0,1",
+        "debug=tiny",
+        "trainer.max_steps=200",
+        "trainer.val_check_interval=50",
+        "data.datamodule.num_workers=0",
+        "trainer.enable_progress_bar=false",
+        f"paths.data_dir={ci_data}",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "2"}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    first_csv = sweep / "0" / "csv" / "metrics.csv"
+    wait_for(lambda: first_csv.is_file() and len(first_csv.read_text().splitlines()) > 3, process)
+    worker = process_writing(sweep / "0" / "train.log", process.pid)
+    assert worker is not None, "no worker process holds job 0's log"
+    os.kill(worker, signal.SIGTERM)
+    process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert read_status(sweep / "0")["status"] == "interrupted"
+    assert read_status(sweep / "0")["checkpoint"] == str(last_checkpoint(sweep / "0"))
+    assert read_status(sweep / "1")["status"] == "completed"
+    second = (sweep / "1" / "metrics.json").stat().st_mtime_ns
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [read_status(sweep / str(job))["status"] for job in range(2)] == ["completed"] * 2
+    assert (sweep / "1" / "metrics.json").stat().st_mtime_ns == second
