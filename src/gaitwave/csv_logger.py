@@ -35,21 +35,19 @@ class ResumableExperimentWriter(ExperimentWriter):
     def _check_log_dir_exists(self) -> None:
         """Lightning deletes an existing `metrics.csv` here; this writer reads it instead."""
         if os.path.isfile(self.metrics_file_path):
-            with open(self.metrics_file_path, newline="") as file:
-                reader = csv.DictReader(file)
-                self._earlier = list(reader)
-                self.metrics_keys = sorted(reader.fieldnames or [])
+            self._earlier, fieldnames = self._read()
+            self.metrics_keys = sorted(fieldnames)
 
     def save(self) -> None:
         if not self.metrics:
             return
-        if self._earlier is None and not self._record_new_keys():
+        new_keys = self._record_new_keys()
+        if self._earlier is None and not new_keys:  # same columns: append
             with open(self.metrics_file_path, "a", newline="") as file:
                 csv.DictWriter(file, fieldnames=self.metrics_keys).writerows(self.metrics)
             self.metrics = []
             return
-        self._record_new_keys()
-        rows = self._read_all() if self._earlier is None else self._earlier_before_resume()
+        rows = self._read()[0] if self._earlier is None else self._earlier_before_resume()
         with atomic_write(self.metrics_file_path, "w", fsync=False) as file:
             writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
             writer.writeheader()
@@ -62,11 +60,13 @@ class ResumableExperimentWriter(ExperimentWriter):
         first = min(_step(row) for row in self.metrics)
         return [row for row in self._earlier if _step(row) < first]
 
-    def _read_all(self) -> list[dict[str, str]]:
+    def _read(self) -> tuple[list[dict[str, str]], list[str]]:
+        """The rows and columns of the metrics file (none when it does not exist)."""
         if not os.path.isfile(self.metrics_file_path):
-            return []
+            return [], []
         with open(self.metrics_file_path, newline="") as file:
-            return list(csv.DictReader(file))
+            reader = csv.DictReader(file)
+            return list(reader), list(reader.fieldnames or [])
 
 
 class ResumableCSVLogger(CSVLogger):

@@ -38,6 +38,7 @@ from gaitwave.checkpoint import AtomicCheckpointIO
 from gaitwave.config import config_dir
 from gaitwave.evaluation import Protocol, get_protocol
 from gaitwave.evaluation.protocols import CASIAB
+from gaitwave.evaluation.report import METRICS_FILE
 from gaitwave.resume import is_completed, resume_checkpoint, resume_command
 from gaitwave.run_folder import ensure_writable
 from gaitwave.run_status import RunStatus
@@ -50,8 +51,6 @@ from gaitwave.tracking import (
 from gaitwave.validation import check_train_config
 
 log = logging.getLogger(__name__)
-
-METRICS_FILE = "metrics.json"  # the test metrics, written by the protocol's report
 
 
 def ensure_data(data_cfg: DictConfig) -> None:

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 PerViewRow = tuple[str, str, float, float]  # (condition, probe view or "mean", rank1, mAP)
 
 
+METRICS_FILE = "metrics.json"  # the flat test metrics of a run folder
+
+
 def percent(value: float, decimals: int = 1) -> str:
     """A rate in percent as printed in the tables, ``-`` for NaN (no value)."""
     return "-" if math.isnan(value) else f"{value:.{decimals}f}"
@@ -146,7 +149,7 @@ def write_report(
     ``heatmaps``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"metrics": write_metrics_json(evaluation.metrics, out_dir / "metrics.json")}
+    paths = {"metrics": write_metrics_json(evaluation.metrics, out_dir / METRICS_FILE)}
     if not evaluation.per_view:
         print_metrics_table(evaluation.metrics, console, title)
         return paths
