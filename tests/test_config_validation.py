@@ -73,6 +73,7 @@ BAD_VALUES = [
     (["data.protocol={name: casiab, views: 3}"], "data.protocol", "unknown key(s) ['views']"),
     (["eval.metric=cosine"], "eval.metric='cosine'", "eval.metric=euc"),
     (["eval.feature=emb"], "eval.feature='emb'", "eval.feature=embeddings"),
+    (["eval.per_part=yes"], "eval.per_part='yes'", "eval.per_part=true"),
     (["data.datamodule.sampler=[8]"], "data.datamodule.sampler=[8]", "sampler=[8,4]"),
     (["data.datamodule.sampler=[0,4]"], "data.datamodule.sampler=[0, 4]", "sampler=[8,4]"),
     (["data.datamodule.sampler=[a,4]"], "data.datamodule.sampler=['a', 4]", "sampler=[8,4]"),

@@ -54,16 +54,24 @@ def test_short_train_lowers_the_loss_writes_the_report_and_evaluates_again(
     assert list(tmp_path.glob("*.csv")) and list(tmp_path.glob("*.png"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
 
-    # gaitwave-eval rebuilds the model from the checkpoint alone and gets the same numbers
+    assert not (tmp_path / "per_part.csv").exists()  # eval.per_part is off by default
+
+    # gaitwave-eval rebuilds the model from the checkpoint alone and gets the same numbers;
+    # with eval.per_part it also evaluates each part alone
     again = tmp_path / "eval"
     eval_cfg = compose_config(
         "eval",
         f"ckpt={tmp_path / 'checkpoints' / 'last.ckpt'}",
         f"paths.output_dir={again}",
         "trainer.enable_progress_bar=false",
+        "eval.per_part=true",
     )
     assert evaluate_checkpoint(eval_cfg) == pytest.approx(metrics)
     assert (again / "metrics.json").is_file()
+    with open(again / "per_part.csv") as f:
+        parts = list(csv.DictReader(f))
+    assert [int(line["part"]) for line in parts] == list(range(len(parts)))
+    assert len(parts) > 1 and all(0.0 <= float(line["mean/rank1"]) <= 100.0 for line in parts)
 
 
 def test_norm_fusion_moves_its_exponent_with_the_wandb_logger(

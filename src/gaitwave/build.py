@@ -88,6 +88,7 @@ def build_module(cfg: DictConfig, num_classes: int) -> GaitModule:
         protocol=evaluation.protocol,
         metric=evaluation.metric,
         eval_feature=evaluation.feature,
+        eval_per_part=evaluation.per_part,
         config=OmegaConf.to_container(cfg, resolve=True),
         num_classes=num_classes,
     )

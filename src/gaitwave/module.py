@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from gaitwave.evaluation import EvalSplit, Evaluation, GaitProtocolMetric, get_protocol
+from gaitwave.evaluation.parts import evaluate_parts
 from gaitwave.evaluation.protocols import ProtocolLike
 from gaitwave.models import GaitModel
 
@@ -55,6 +56,8 @@ class GaitModule(L.LightningModule):
             before training.
         metric: distance for evaluation, `euc` or `cos`.
         eval_feature: which model output is evaluated (`embeddings` or `bn_embeddings`).
+        eval_per_part: the test evaluation also evaluates each part alone
+            (`Evaluation.per_part`, `gaitwave.evaluation.parts`).
         config: the resolved run config, stored in checkpoints to rebuild the model.
         num_classes: training ids of the classifier, stored in checkpoints with the config.
     """
@@ -69,6 +72,7 @@ class GaitModule(L.LightningModule):
         protocol: ProtocolLike = "casiab",
         metric: str = "euc",
         eval_feature: str = "embeddings",
+        eval_per_part: bool = False,
         config: dict | None = None,
         num_classes: int | None = None,
     ) -> None:
@@ -84,6 +88,7 @@ class GaitModule(L.LightningModule):
         self.protocol = get_protocol(protocol)
         self.metric = metric
         self.eval_feature = eval_feature
+        self.eval_per_part = eval_per_part
         self.config = config
         self.num_classes = num_classes
         # Gathers the evaluated embeddings of the test split (built in `setup`).
@@ -177,6 +182,8 @@ class GaitModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         split, self.test_evaluation = self._evaluate()
+        if self.eval_per_part:
+            self.test_evaluation.per_part = evaluate_parts(self.protocol, split, self.metric)
         self.log_dict({f"test/{k}": v for k, v in self.test_evaluation.metrics.items()})
         self.test_split = split if self.keep_test_split else None
 

@@ -20,6 +20,9 @@ the config's ``row``, else by their overrides. Printed and written to ``--out`` 
 - part weights, from the jobs' ``fusion_weights.csv``: a section of ``report.md`` with, per loss
   term and row, the omega max/min ratio over training and the most and least favoured parts;
   ``part_weights.csv`` (mean omega and F per row, term and part) and ``part_weights.png``.
+- each part alone, from the jobs' ``per_part.csv`` (evaluated with ``eval.per_part=true``): a
+  section of ``report.md`` with the rank-1 of every part per row and condition;
+  ``part_metrics.csv`` (mean, std, n per row, metric and part) and ``part_metrics.png``.
 
 Exit status 0 when the report is written (failed jobs are listed, not fatal); 1 with a message
 when no run folder is found, a metric or baseline names nothing, or a report file cannot be

@@ -152,17 +152,25 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def log_report_to_wandb(loggers: list, files: dict[str, Path], metrics: dict[str, float]) -> None:
     """W&B: the report's per-view table (long format) and view heatmaps where it has them;
-    without a per-view table (retrieval protocols), a `metric, value` table."""
+    without a per-view table (retrieval protocols), a `metric, value` table; the per-part table
+    where the evaluation has one."""
     for logger in wandb_loggers(loggers):
+        if "per_part" in files:
+            log_csv_table(logger, "test/per_part", files["per_part"])
         if "per_view" not in files:
             rows = [[key, value] for key, value in metrics.items()]
             logger.log_table(key="test/metrics", columns=["metric", "value"], data=rows)
             continue
-        with open(files["per_view"]) as f:
-            rows = list(csv.reader(f))
-        logger.log_table(key="test/per_view", columns=rows[0], data=rows[1:])
+        log_csv_table(logger, "test/per_view", files["per_view"])
         if "heatmaps" in files:
             logger.log_image(key="test/view_heatmaps", images=[str(files["heatmaps"])])
+
+
+def log_csv_table(logger: Any, key: str, path: Path) -> None:
+    """Log a report CSV (header line, then rows) as the W&B table `key`."""
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    logger.log_table(key=key, columns=rows[0], data=rows[1:])
 
 
 def summarise_max_in_wandb(loggers: list, protocol: Protocol) -> None:

@@ -7,7 +7,8 @@ dotted key, the value, what is valid and the override that fixes it:
 - `optimizer.lr` (> 0), `optimizer.weight_decay` (>= 0): finite numbers;
 - every loss term's fusion and exponent schedule (`loss.<term>.fusion.schedule`): finite numbers,
   then the checks of `gaitwave.build.build_terms` (l_min <= l_max, cycles > 0, ...);
-- `data.protocol`, `eval.metric`, `eval.feature`: among the known choices;
+- `data.protocol`, `eval.metric`, `eval.feature`: among the known choices; `eval.per_part`:
+  true or false;
 - `data.datamodule`: sampler [P, K] with P at most the number of training ids, frame counts,
   frame mode, resize target, batch size, workers, P x K split over the DDP processes;
   `data.synthgait`: a known preset;
@@ -36,6 +37,7 @@ from gaitwave.data.synthgait.generate import PRESETS, id_name, split_ids
 from gaitwave.evaluation import protocol_from_config
 from gaitwave.evaluation.distance import METRICS
 from gaitwave.evaluation.protocols import PROTOCOLS
+from gaitwave.evaluation.settings import eval_settings
 from gaitwave.module import MODEL_OUTPUTS
 
 log = logging.getLogger(__name__)
@@ -197,6 +199,10 @@ def _check_evaluation(cfg: DictConfig) -> None:
         _choice(cfg, "data.protocol", sorted(PROTOCOLS))
     _choice(cfg, "eval.metric", METRICS)
     _choice(cfg, "eval.feature", MODEL_OUTPUTS)
+    try:
+        eval_settings(cfg)  # eval.per_part
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
 
 
 def _check_datamodule(cfg: DictConfig) -> None:

@@ -21,7 +21,9 @@ l grid: for an exponent-range ablation (config ``ablation: l_grid``, or rows var
 and l_max), the headline metric's mean per (l_min, l_max).
 
 Part weights (:mod:`gaitwave.analysis.weights`): per row and loss term, how far the fusion tilts
-omega over the parts, from the completed jobs' ``fusion_weights.csv``.
+omega over the parts, from the completed jobs' ``fusion_weights.csv``. Each part alone
+(:mod:`gaitwave.analysis.part_metrics`): per row, the test metrics of every part evaluated on
+its own, from the completed jobs' ``per_part.csv`` (runs evaluated with ``eval.per_part``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitwave.analysis import weights
+from gaitwave.analysis import part_metrics, weights
 from gaitwave.analysis.plots import LGrid
 from gaitwave.analysis.runs import (
     COMPLETED,
@@ -122,6 +124,7 @@ class AblationReport:
     notes: list[str] = field(default_factory=list)
     l_grid: LGrid | None = None
     part_weights: list[weights.TermWeights] = field(default_factory=list)  # grouped by term
+    part_metrics: list[part_metrics.PartMetrics] = field(default_factory=list)  # per row
 
     @property
     def headline(self) -> str:
@@ -349,9 +352,9 @@ def build_report(
     grid, grid_notes = (
         build_l_grid(rows, jobs, summaries, headline_metric(metrics)) if metrics else (None, [])
     )
-    part_weights, weight_notes = weights.part_weights(
-        {row.label: [job.folder for job in row.completed] for row in rows}
-    )
+    completed = {row.label: [job.folder for job in row.completed] for row in rows}
+    part_weights, weight_notes = weights.part_weights(completed)
+    per_part, part_notes = part_metrics.part_metrics(completed)
     return AblationReport(
         dirs=[str(d) for d in dirs],
         num_jobs=len(jobs),
@@ -363,7 +366,8 @@ def build_report(
         paired=paired,
         problems=_problems(rows, jobs, metrics),
         common_overrides=_common_overrides([row.overrides for row in rows]),
-        notes=_duplicate_seed_notes(rows) + grid_notes + weight_notes,
+        notes=_duplicate_seed_notes(rows) + grid_notes + weight_notes + part_notes,
         l_grid=grid,
         part_weights=part_weights,
+        part_metrics=per_part,
     )

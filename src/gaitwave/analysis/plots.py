@@ -1,6 +1,7 @@
 """The ablation report's figures: grouped bars (rows x metrics, std error bars) and, for an
 exponent-range ablation, a heatmap of the headline metric over l_min x l_max (``report.png``);
-mean omega and F per part, one line per row (``part_weights.png``).
+mean omega and F per part, one line per row (``part_weights.png``); the rank-1 of each part
+alone, one panel per condition and one line per row (``part_metrics.png``).
 
 Drawn on a standalone :class:`~matplotlib.figure.Figure` (Agg canvas): no pyplot state. Saved
 atomically (``gaitwave.report_file``).
@@ -17,6 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gaitwave.analysis.part_metrics import PartMetrics
 from gaitwave.report_file import report_file
 
 
@@ -107,6 +109,37 @@ def plot_part_weights(
             axis.tick_params(axis="x", labelsize=7)
             axis.set_xlabel(f"part (0 = top, {parts - 1} = bottom)")
         omega_axis.legend(fontsize=7)
+    with report_file(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=130)
+    return path
+
+
+def plot_part_metrics(rows: Sequence[PartMetrics], path: Path) -> Path:
+    """Save the rank-1 keys of each part alone (mean over seeds, std as error bars), one panel
+    per key (condition) and one line per row, x the part index (0 = top strip), as a PNG."""
+    keys = list(dict.fromkeys(k for m in rows for k in m.keys if k.endswith("rank1")))
+    keys = keys or list(dict.fromkeys(k for m in rows for k in m.keys))
+    figure = Figure(figsize=(4.0 * len(keys), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(keys), squeeze=False, sharey=True)[0]
+    for axis, key in zip(axes, keys, strict=True):
+        for metrics in (m for m in rows if key in m.keys):
+            column = metrics.keys.index(key)
+            parts = np.arange(metrics.mean.shape[0])
+            std = np.nan_to_num(metrics.std[:, column])
+            axis.errorbar(
+                parts,
+                metrics.mean[:, column],
+                yerr=std,
+                marker="o",
+                markersize=3,
+                capsize=2,
+                label=metrics.row,
+            )
+        axis.set_title(f"{key}, each part alone")
+        axis.set_xlabel("part (0 = top strip)")
+        axis.tick_params(axis="x", labelsize=7)
+    axes[0].set_ylabel("test metric (%)")
+    axes[0].legend(fontsize=7)
     with report_file(path, "wb") as file:
         figure.savefig(file, format="png", dpi=130)
     return path

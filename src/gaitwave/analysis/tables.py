@@ -1,8 +1,8 @@
 """The ablation report as text and files: the tables of an
 :class:`~gaitwave.analysis.ablation.AblationReport` in Markdown (``report.md``), CSV
-(``report.csv``, ``part_weights.csv``) and on the console (rich tables), the one-line statements
-against the baseline, and :func:`write_report`, which prints them and writes every file (with the
-figures of :mod:`gaitwave.analysis.plots`).
+(``report.csv``, ``part_weights.csv``, ``part_metrics.csv``) and on the console (rich tables),
+the one-line statements against the baseline, and :func:`write_report`, which prints them and
+writes every file (with the figures of :mod:`gaitwave.analysis.plots`).
 
 Cells: ``mean ± std`` over seeds (``mean`` alone for one run, ``-`` for none), ``(n=k)`` where k
 differs from the row's completed jobs; paired differences signed, ``+0.80 [-0.40, +2.00]``.
@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gaitwave.analysis.ablation import AblationReport, Row
-from gaitwave.analysis.plots import LGrid, plot_part_weights, plot_report
+from gaitwave.analysis.part_metrics import PartMetrics
+from gaitwave.analysis.plots import LGrid, plot_part_metrics, plot_part_weights, plot_report
 from gaitwave.analysis.stats import PairedDifference, Summary
 from gaitwave.analysis.weights import TILT_THRESHOLD, TermWeights
 from gaitwave.report_file import report_file
@@ -32,6 +33,7 @@ REPORT_CSV_COLUMNS = (
     "verdict",
 )  # fmt: skip
 PART_WEIGHTS_CSV_COLUMNS = ("row", "term", "part", "mean_omega", "mean_F", "n_jobs")
+PART_METRICS_CSV_COLUMNS = ("row", "metric", "part", "mean", "std", "n_jobs")
 PART_WEIGHTS_HEADER = [
     "row", "median ratio", "max ratio", f"steps > {TILT_THRESHOLD:g}", "most favoured parts",
     "least favoured parts",
@@ -236,6 +238,39 @@ def part_weights_markdown(report: AblationReport) -> list[str]:
     return lines
 
 
+def _rank1_columns(metrics: PartMetrics) -> list[int]:
+    """The columns of the rank-1 keys (all columns where there is none)."""
+    columns = [i for i, key in enumerate(metrics.keys) if key.endswith("rank1")]
+    return columns or list(range(len(metrics.keys)))
+
+
+def part_metrics_table(report: AblationReport) -> tuple[list[str], list[list[str]]]:
+    """Header and body of the each-part-alone table: a line per row and rank-1 key, a column
+    per part (mean over the row's jobs with per_part.csv)."""
+    parts = max(m.mean.shape[0] for m in report.part_metrics)
+    header = ["row", "metric", "n", *map(str, range(parts))]
+    body = [
+        [m.row, m.keys[k], str(m.n_jobs), *(f"{v:.1f}" for v in m.mean[:, k])]
+        for m in report.part_metrics
+        for k in _rank1_columns(m)
+    ]
+    return header, body
+
+
+def part_metrics_markdown(report: AblationReport) -> list[str]:
+    """The each-part-alone section of ``report.md`` (only when jobs have per_part.csv)."""
+    return [
+        "## Each part alone: test metrics (%) of every strip evaluated on its own",
+        "",
+        "From the completed jobs' per_part.csv (eval.per_part=true): sequences compared by the "
+        "embedding of one horizontal part (0 = top strip of the silhouette) instead of all "
+        "parts; mean over seeds, n jobs. Every metric with its std in part_metrics.csv and "
+        "part_metrics.png.",
+        "",
+        *_markdown_table(*part_metrics_table(report)),
+    ]
+
+
 def to_markdown(report: AblationReport) -> str:
     """``report.md``: the tables, the baseline statements and the jobs left out."""
     completed = sum(len(row.completed) for row in report.rows)
@@ -269,6 +304,8 @@ def to_markdown(report: AblationReport) -> str:
     if report.l_grid is not None:
         lines += ["", *l_grid_markdown(report.l_grid)]
     lines += ["", *part_weights_markdown(report)]
+    if report.part_metrics:
+        lines += ["", *part_metrics_markdown(report)]
     if report.notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]
     lines += ["", "## Jobs failed, unfinished or incomplete", ""]
@@ -327,6 +364,21 @@ def part_weights_csv(part_weights: Sequence[TermWeights]) -> str:
     return _csv_text(PART_WEIGHTS_CSV_COLUMNS, lines)
 
 
+def part_metrics_csv(part_metrics: Sequence[PartMetrics]) -> str:
+    """``part_metrics.csv``: one line per row, metric key and part."""
+    lines = [
+        [m.row, key, part, _number(m.mean[part, k]), _std_number(m.std[part, k]), m.n_jobs]
+        for m in part_metrics
+        for k, key in enumerate(m.keys)
+        for part in range(m.mean.shape[0])
+    ]
+    return _csv_text(PART_METRICS_CSV_COLUMNS, lines)
+
+
+def _std_number(value: float) -> str:
+    return "" if math.isnan(value) else _number(value)
+
+
 # ---- console and files ----------------------------------------------------------------------
 
 
@@ -356,6 +408,9 @@ def print_report(report: AblationReport, console: Console | None = None) -> None
     for term, body in part_weight_tables(report).items():
         title = f"{term}: part weights omega over training, max/min ratio"
         console.print(_rich_table(title, PART_WEIGHTS_HEADER, body))
+    if report.part_metrics:
+        title = "each part alone (0 = top strip): test rank-1 (%), mean over seeds"
+        console.print(_rich_table(title, *part_metrics_table(report)))
     for note in report.notes:
         console.print(f"Note: {note}", markup=False)
     if report.problems:
@@ -381,9 +436,10 @@ def write_report(
     report: AblationReport, out_dir: Path, console: Console | None = None
 ) -> dict[str, Path]:
     """Print the report and write ``report.md``, ``report.csv`` and ``report.png`` into
-    ``out_dir``, and ``part_weights.csv`` and ``part_weights.png`` when jobs logged fusion
-    weights; returns their paths (keys ``markdown``, ``csv``, ``png``, ``part_weights_csv``,
-    ``part_weights_png``)."""
+    ``out_dir``, ``part_weights.csv`` and ``part_weights.png`` when jobs logged fusion weights,
+    ``part_metrics.csv`` and ``part_metrics.png`` when jobs have per_part.csv; returns their
+    paths (keys ``markdown``, ``csv``, ``png``, ``part_weights_csv``, ``part_weights_png``,
+    ``part_metrics_csv``, ``part_metrics_png``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     print_report(report, console)
@@ -405,4 +461,11 @@ def write_report(
             for term, term_weights in _by_term(report.part_weights).items()
         }
         paths["part_weights_png"] = plot_part_weights(lines, out_dir / "part_weights.png")
+    if report.part_metrics:
+        paths["part_metrics_csv"] = out_dir / "part_metrics.csv"
+        with report_file(paths["part_metrics_csv"]) as file:
+            file.write(part_metrics_csv(report.part_metrics))
+        paths["part_metrics_png"] = plot_part_metrics(
+            report.part_metrics, out_dir / "part_metrics.png"
+        )
     return paths

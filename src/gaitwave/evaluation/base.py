@@ -100,12 +100,15 @@ class Evaluation:
     ``(condition, probe view, rank1, mAP)`` then a ``mean`` row per condition, averaged the way
     the metrics are (empty for protocols without views); ``per_view_note`` says how.
     ``matrices``: probe view x gallery view matrices per condition, where the protocol has them.
+    ``per_part``: where asked for (:mod:`~gaitwave.evaluation.parts`), the metrics of each part
+    alone, part 0 (top) first.
     """
 
     metrics: dict[str, float]
     per_view: list[PerViewRow] = dataclasses.field(default_factory=list)
     per_view_note: str = ""
     matrices: dict = dataclasses.field(default_factory=dict)
+    per_part: list[dict[str, float]] = dataclasses.field(default_factory=list)
 
 
 class Protocol(ABC):
@@ -143,7 +146,7 @@ class Protocol(ABC):
         self, evaluation: Evaluation, out_dir: Path, console: Console | None = None
     ) -> dict[str, Path]:
         """Print the tables and write ``metrics.json`` (and ``per_view.csv``,
-        ``view_heatmaps.png`` where the evaluation has them) into ``out_dir``."""
+        ``view_heatmaps.png``, ``per_part.csv`` where the evaluation has them) into ``out_dir``."""
         title = f"{self.name}: test metrics (%)"
         return write_report(evaluation, Path(out_dir), console or Console(), title)
 

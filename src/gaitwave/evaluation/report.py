@@ -11,6 +11,9 @@ Files written by :func:`write_report` into the run folder, from an
 - ``view_heatmaps.png`` (single-view-gallery protocols): one panel per condition, probe view
   (rows) x gallery view (columns) rank-1 in percent, every cell annotated.
 
+- ``per_part.csv`` (evaluations with ``eval.per_part``): the metrics of each horizontal part
+  alone, one line per part (:mod:`gaitwave.evaluation.parts`).
+
 Protocols without views (Gait3D, the GREW proxy) get a console table and ``metrics.json``.
 
 Every file is written atomically (``gaitwave.report_file``): a full disk or a killed process
@@ -42,6 +45,7 @@ PerViewRow = tuple[str, str, float, float]  # (condition, probe view or "mean", 
 
 
 METRICS_FILE = "metrics.json"  # the flat test metrics of a run folder
+PER_PART_FILE = "per_part.csv"  # the metrics of each part alone (gaitwave.evaluation.parts)
 
 
 def percent(value: float, decimals: int = 1) -> str:
@@ -112,6 +116,32 @@ def write_per_view_csv(per_view: Sequence[PerViewRow], path: Path) -> Path:
     return path
 
 
+def write_per_part_csv(per_part: Sequence[Mapping[str, float]], path: Path) -> Path:
+    """Write ``part`` and the metric keys of each part (module docstring), one line per part."""
+    keys = list(per_part[0])
+    with report_file(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["part", *keys])
+        for part, metrics in enumerate(per_part):
+            values = (metrics.get(key, math.nan) for key in keys)
+            writer.writerow([part, *("" if math.isnan(v) else f"{v:.4f}" for v in values)])
+    return path
+
+
+def print_per_part_table(per_part: Sequence[Mapping[str, float]], console: Console) -> None:
+    """Print the rank-1 of each part alone: rows the parts (0 = top), columns the conditions."""
+    keys = [key for key in per_part[0] if key.endswith("rank1")] or list(per_part[0])
+    table = Table(
+        title="each part alone (0 = top strip), rank-1 (%)", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.add_column("part", style="bold", justify="right")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for part, metrics in enumerate(per_part):
+        table.add_row(str(part), *(percent(metrics.get(key, math.nan)) for key in keys))
+    console.print(table)
+
+
 def plot_view_heatmaps(matrices: Mapping[str, ViewMatrix], path: Path) -> Path:
     """Save one annotated probe view x gallery view rank-1 heatmap per condition as a PNG.
 
@@ -145,16 +175,20 @@ def write_report(
 
     With a per-view table: the per-view console tables, ``per_view.csv`` and, with view
     matrices, ``view_heatmaps.png``; without: the metrics as one table under ``title``. Always
-    ``metrics.json``. Returns the paths written under the keys ``metrics``, ``per_view``,
-    ``heatmaps``.
+    ``metrics.json``, and ``per_part.csv`` with its table when the evaluation has per-part
+    metrics. Returns the paths written under the keys ``metrics``, ``per_view``, ``heatmaps``,
+    ``per_part``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": write_metrics_json(evaluation.metrics, out_dir / METRICS_FILE)}
     if not evaluation.per_view:
         print_metrics_table(evaluation.metrics, console, title)
-        return paths
-    print_per_view_tables(evaluation.per_view, evaluation.per_view_note, console)
-    paths["per_view"] = write_per_view_csv(evaluation.per_view, out_dir / "per_view.csv")
+    else:
+        print_per_view_tables(evaluation.per_view, evaluation.per_view_note, console)
+        paths["per_view"] = write_per_view_csv(evaluation.per_view, out_dir / "per_view.csv")
     if evaluation.matrices:
         paths["heatmaps"] = plot_view_heatmaps(evaluation.matrices, out_dir / "view_heatmaps.png")
+    if evaluation.per_part:
+        print_per_part_table(evaluation.per_part, console)
+        paths["per_part"] = write_per_part_csv(evaluation.per_part, out_dir / PER_PART_FILE)
     return paths

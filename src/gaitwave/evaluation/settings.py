@@ -5,7 +5,7 @@
   :func:`gaitwave.evaluation.protocol_from_config`).
 - ``eval.metric`` (``euc`` | ``cos``) and ``eval.feature`` (``embeddings`` |
   ``bn_embeddings``): how the model's outputs are compared, the same for every dataset
-  (``conf/train.yaml``).
+  (``conf/train.yaml``); ``eval.per_part``: the test also evaluates each part alone.
 
 Before they were put together, the distance was ``data.metric`` and the feature ``eval_feature``:
 a config that still sets one fails naming its new key, and checkpoints written then are read
@@ -30,6 +30,7 @@ class EvalSettings:
     protocol: str | dict
     metric: str
     feature: str
+    per_part: bool = False
 
 
 def eval_settings(cfg: DictConfig) -> EvalSettings:
@@ -44,7 +45,14 @@ def eval_settings(cfg: DictConfig) -> EvalSettings:
     protocol = cfg.data.protocol
     if isinstance(protocol, DictConfig):
         protocol = OmegaConf.to_container(protocol, resolve=True)
-    return EvalSettings(protocol=protocol, metric=cfg.eval.metric, feature=cfg.eval.feature)
+    per_part = cfg.eval.get("per_part", False)
+    if not isinstance(per_part, bool):
+        raise ValueError(
+            f"eval.per_part={per_part!r}: must be true or false; set e.g. eval.per_part=true"
+        )
+    return EvalSettings(
+        protocol=protocol, metric=cfg.eval.metric, feature=cfg.eval.feature, per_part=per_part
+    )
 
 
 def upgrade_moved_keys(cfg: DictConfig) -> DictConfig:
