@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -261,3 +264,41 @@ def test_missing_prepared_dataset_names_the_key_and_the_command(tmp_path):
         make(missing, layout="gait3d").setup("fit")
     message = str(error.value)
     assert "data.datamodule.partition" in message and "layout=gait3d" in message
+
+
+# A forked loader worker that reconfigured OpenCV's threads hung (in `cv2.setNumThreads`) in about
+# half of the forks once the parent's pool had run: a training run stuck for ever. 12 rounds miss
+# that with probability ~1e-5; the subprocess's time limit turns a hang into a failure.
+FORK_ROUNDS = 12
+FORK_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import cv2
+    import numpy as np
+    from gaitwave.data.datamodule import GaitDataModule
+
+    image = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+    warp = np.float32([[1, 0.1, 3], [0.1, 1, 2]])
+    for _ in range(int(sys.argv[2])):
+        cv2.setNumThreads(2)  # the parent's pool runs (as a user's own code may make it)
+        cv2.warpAffine(image, warp, (1500, 1500))
+        loader = GaitDataModule(
+            root=sys.argv[1], sampler=[3, 4], train_frames=8, num_workers=1, seed=0
+        ).train_dataloader()
+        frames, labels = next(iter(loader))
+        assert frames.shape[0] == 12
+        del loader
+    print("ok")
+    """
+)
+
+
+def test_workers_fork_safely_after_the_parent_used_opencv_threads(dataset):
+    root, _ = dataset
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(root), str(FORK_ROUNDS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -237,14 +237,13 @@ def collate_padded(items: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tenso
 
 
 def _init_worker(worker_id: int) -> None:
-    """Seed numpy's global RNG in a worker from its torch seed (itself from `seed`); one OpenCV
-    thread per worker (its thread pool slows the warps of small frames down, and the workers
-    already run in parallel). The stop signals (SIGTERM, SIGINT, SIGUSR1) are ignored: SLURM and
-    a terminal's Ctrl-C send them to every process of the job, and the training process answers
-    them (`gaitwave.callbacks.preemption`); a worker ended by one would end the run before its
-    checkpoint. Workers still exit with the training process."""
+    """Seed numpy's global RNG in a worker from its torch seed (itself from `seed`). The stop
+    signals (SIGTERM, SIGINT, SIGUSR1) are ignored: SLURM and a terminal's Ctrl-C send them to
+    every process of the job, and the training process answers them
+    (`gaitwave.callbacks.preemption`); a worker ended by one would end the run before its
+    checkpoint. Workers still exit with the training process. OpenCV is not touched here (see
+    `GaitDataModule._loader`)."""
     np.random.seed(torch.initial_seed() % 2**32)
-    cv2.setNumThreads(1)
     for name in STOP_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
@@ -455,6 +454,11 @@ class GaitDataModule(L.LightningDataModule):
     # ---- loaders ----
 
     def _loader(self, dataset: Dataset, batch_sampler: Sampler, collate) -> DataLoader:
+        """One OpenCV thread, set here in the training process before any worker forks: its
+        thread pool only slows the warps of small frames down (and the workers already run in
+        parallel), and it does not survive a fork: a forked worker that reconfigured it hung in
+        `cv2.setNumThreads` when the parent's pool had run. Forked workers inherit the setting."""
+        cv2.setNumThreads(1)
         return WorkerLoader(
             dataset,
             batch_sampler=batch_sampler,

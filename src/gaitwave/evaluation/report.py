@@ -10,7 +10,6 @@ Files written by :func:`write_report` into the run folder, from an
   over the gallery as the protocol averages its metrics (empty cell: no value).
 - ``view_heatmaps.png`` (single-view-gallery protocols): one panel per condition, probe view
   (rows) x gallery view (columns) rank-1 in percent, every cell annotated.
-
 - ``per_part.csv`` (evaluations with ``eval.per_part``): the metrics of each horizontal part
   alone, one line per part (:mod:`gaitwave.evaluation.parts`).
 
