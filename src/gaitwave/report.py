@@ -21,8 +21,10 @@ the config's ``row``, else by their overrides. Printed and written to ``--out`` 
   term and row, the omega max/min ratio over training and the most and least favoured parts;
   ``part_weights.csv`` (mean omega and F per row, term and part) and ``part_weights.png``.
 - each part alone, from the jobs' ``per_part.csv`` (evaluated with ``eval.per_part=true``): a
-  section of ``report.md`` with the rank-1 of every part per row and condition;
-  ``part_metrics.csv`` (mean, std, n per row, metric and part) and ``part_metrics.png``.
+  section of ``report.md`` with the rank-1 of every part per row and condition, and the
+  headline metric of every part against the baseline row, paired by seed with 95 % intervals;
+  ``part_metrics.csv`` (mean, std, n and the paired difference per row, metric and part) and
+  ``part_metrics.png``.
 
 Exit status 0 when the report is written (failed jobs are listed, not fatal); 1 with a message
 when no run folder is found, a metric or baseline names nothing, or a report file cannot be

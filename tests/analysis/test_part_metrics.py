@@ -99,3 +99,38 @@ def test_read_per_part_names_the_file(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(ValueError, match=str(path)):
         read_per_part(path)
+
+
+def test_parts_against_the_baseline_are_paired_by_seed(fusion_sweep: Path, tmp_path: Path) -> None:
+    # post: seeds 0, 1, 2 in jobs 0, 2, 4; norm: seeds 2, 0, 1 in jobs 1, 3, 5
+    for job, shift in ((0, 0.0), (2, 2.0), (4, 4.0), (3, 1.0), (5, 4.0), (1, 10.0)):
+        write_per_part(fusion_sweep / str(job), part_values(shift))
+    report = build_report([fusion_sweep])  # baseline: post
+    paths = write_report(report, tmp_path / "out", Console(width=160))
+    with paths["part_metrics_csv"].open(newline="") as handle:
+        lines = {(r["row"], r["metric"], r["part"]): r for r in csv.DictReader(handle)}
+    # norm - post by seed: 1 - 0, 4 - 2, 10 - 4 = 1, 2, 6 on every part and metric
+    norm = lines[("norm", "mean/rank1", "2")]
+    assert norm["baseline"] == "post" and norm["n_pairs"] == "3"
+    half = 4.302653 * np.sqrt(7.0) / np.sqrt(3.0)  # t_{0.975, 2} * sd / sqrt(n)
+    assert float(norm["diff_mean"]) == pytest.approx(3.0)
+    assert float(norm["ci_low"]) == pytest.approx(3.0 - half, abs=1e-5)
+    assert float(norm["ci_high"]) == pytest.approx(3.0 + half, abs=1e-5)
+    post = lines[("post", "mean/rank1", "2")]
+    assert (post["diff_mean"], post["verdict"]) == ("", "baseline")
+
+    markdown = to_markdown(report)
+    assert "mean/rank1 of each part against the baseline 'post', paired by seed" in markdown
+    assert (
+        "| norm | +3.00 [-3.57, +9.57] | +3.00 [-3.57, +9.57] | +3.00 [-3.57, +9.57] |" in markdown
+    )
+
+
+def test_no_paired_parts_when_the_baseline_has_none(fusion_sweep: Path, tmp_path: Path) -> None:
+    write_per_part(fusion_sweep / "1", part_values(1.0))  # norm only; the baseline is post
+    report = build_report([fusion_sweep])
+    assert "of each part against the baseline" not in to_markdown(report)
+    paths = write_report(report, tmp_path / "out", Console(width=160))
+    with paths["part_metrics_csv"].open(newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert lines and all(line["baseline"] == "" and line["diff_mean"] == "" for line in lines)

@@ -352,9 +352,10 @@ def build_report(
     grid, grid_notes = (
         build_l_grid(rows, jobs, summaries, headline_metric(metrics)) if metrics else (None, [])
     )
-    completed = {row.label: [job.folder for job in row.completed] for row in rows}
-    part_weights, weight_notes = weights.part_weights(completed)
-    per_part, part_notes = part_metrics.part_metrics(completed)
+    part_weights, weight_notes = weights.part_weights(
+        {row.label: [job.folder for job in row.completed] for row in rows}
+    )
+    per_part, part_notes = part_metrics.part_metrics({row.label: row.completed for row in rows})
     return AblationReport(
         dirs=[str(d) for d in dirs],
         num_jobs=len(jobs),

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gaitwave.analysis.ablation import AblationReport, Row
-from gaitwave.analysis.part_metrics import PartMetrics
+from gaitwave.analysis.part_metrics import PartMetrics, paired_parts
 from gaitwave.analysis.plots import LGrid, plot_part_metrics, plot_part_weights, plot_report
 from gaitwave.analysis.stats import PairedDifference, Summary
 from gaitwave.analysis.weights import TILT_THRESHOLD, TermWeights
@@ -33,7 +33,10 @@ REPORT_CSV_COLUMNS = (
     "verdict",
 )  # fmt: skip
 PART_WEIGHTS_CSV_COLUMNS = ("row", "term", "part", "mean_omega", "mean_F", "n_jobs")
-PART_METRICS_CSV_COLUMNS = ("row", "metric", "part", "mean", "std", "n_jobs")
+PART_METRICS_CSV_COLUMNS = (
+    "row", "metric", "part", "mean", "std", "n_jobs", "baseline", "diff_mean", "ci_low", "ci_high",
+    "n_pairs", "verdict",
+)  # fmt: skip
 PART_WEIGHTS_HEADER = [
     "row", "median ratio", "max ratio", f"steps > {TILT_THRESHOLD:g}", "most favoured parts",
     "least favoured parts",
@@ -257,18 +260,52 @@ def part_metrics_table(report: AblationReport) -> tuple[list[str], list[list[str
     return header, body
 
 
+def _part_baseline(report: AblationReport) -> PartMetrics | None:
+    """The baseline row's per-part metrics, if it has any."""
+    label = report.baseline.label if report.baseline is not None else None
+    return next((m for m in report.part_metrics if m.row == label), None)
+
+
+def part_paired_table(report: AblationReport) -> tuple[list[str], list[list[str]]] | None:
+    """The headline metric of each part against the baseline's, paired by seed: a line per
+    other row, a column per part; None when the baseline has no per-part metrics."""
+    base = _part_baseline(report)
+    if base is None:
+        return None
+    parts = base.mean.shape[0]
+    header = ["row", *map(str, range(parts))]
+    body = []
+    for metrics in report.part_metrics:
+        if metrics is not base:
+            diffs = paired_parts(metrics, base, report.headline)
+            pairs = max(diff.n for diff in diffs)
+            body.append([metrics.row, *(paired_cell(diff, pairs) for diff in diffs)])
+    return header, body
+
+
 def part_metrics_markdown(report: AblationReport) -> list[str]:
     """The each-part-alone section of ``report.md`` (only when jobs have per_part.csv)."""
-    return [
+    lines = [
         "## Each part alone: test metrics (%) of every strip evaluated on its own",
         "",
         "From the completed jobs' per_part.csv (eval.per_part=true): sequences compared by the "
         "embedding of one horizontal part (0 = top strip of the silhouette) instead of all "
-        "parts; mean over seeds, n jobs. Every metric with its std in part_metrics.csv and "
-        "part_metrics.png.",
+        "parts; mean over seeds, n jobs. Every metric with its std and its paired difference "
+        "against the baseline in part_metrics.csv; part_metrics.png.",
         "",
         *_markdown_table(*part_metrics_table(report)),
     ]
+    paired = part_paired_table(report)
+    if paired is not None and paired[1]:
+        lines += [
+            "",
+            f"{report.headline} of each part against the baseline "
+            f"'{report.baseline.label}', paired by seed: mean of (row - baseline) "
+            "[95 % Student t interval].",
+            "",
+            *_markdown_table(*paired),
+        ]
+    return lines
 
 
 def to_markdown(report: AblationReport) -> str:
@@ -364,14 +401,24 @@ def part_weights_csv(part_weights: Sequence[TermWeights]) -> str:
     return _csv_text(PART_WEIGHTS_CSV_COLUMNS, lines)
 
 
-def part_metrics_csv(part_metrics: Sequence[PartMetrics]) -> str:
-    """``part_metrics.csv``: one line per row, metric key and part."""
-    lines = [
-        [m.row, key, part, _number(m.mean[part, k]), _std_number(m.std[part, k]), m.n_jobs]
-        for m in part_metrics
-        for k, key in enumerate(m.keys)
-        for part in range(m.mean.shape[0])
-    ]
+def part_metrics_csv(report: AblationReport) -> str:
+    """``part_metrics.csv``: one line per row, metric key and part; the paired columns against
+    the baseline row empty for the baseline itself and where no seed pairs."""
+    base = _part_baseline(report)
+    lines = []
+    for m in report.part_metrics:
+        for k, key in enumerate(m.keys):
+            diffs = paired_parts(m, base, key) if base is not None and m is not base else None
+            for part in range(m.mean.shape[0]):
+                cells = [m.row, key, part, _number(m.mean[part, k]), _std_number(m.std[part, k])]
+                cells += [m.n_jobs, base.row if base is not None else ""]
+                diff = diffs[part] if diffs is not None else None
+                if diff is None or diff.mean is None:
+                    cells += ["", "", "", "", "baseline" if m is base else ""]
+                else:
+                    cells += [_number(diff.mean), _number(diff.low), _number(diff.high)]
+                    cells += [diff.n, diff.verdict]
+                lines.append(cells)
     return _csv_text(PART_METRICS_CSV_COLUMNS, lines)
 
 
@@ -464,7 +511,7 @@ def write_report(
     if report.part_metrics:
         paths["part_metrics_csv"] = out_dir / "part_metrics.csv"
         with report_file(paths["part_metrics_csv"]) as file:
-            file.write(part_metrics_csv(report.part_metrics))
+            file.write(part_metrics_csv(report))
         paths["part_metrics_png"] = plot_part_metrics(
             report.part_metrics, out_dir / "part_metrics.png"
         )
