@@ -84,26 +84,11 @@ class StopAt(pl.Callback):
             trainer.should_stop = True
 
 
-def make_trainer(tmp_path: Path, callbacks: list, logger=False, **kwargs) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator="cpu",
-        devices=1,
-        callbacks=callbacks,
-        logger=logger,
-        log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        **kwargs,
-    )
-
-
 def expected_exponents(total_steps: int, schedule: dict = SCHEDULE) -> list[float]:
     return [exponent_at(t, total_steps, **schedule) for t in range(total_steps)]
 
 
-def test_sets_each_norm_fusion_from_its_own_schedule(tmp_path: Path) -> None:
+def test_sets_each_norm_fusion_from_its_own_schedule(tmp_path: Path, make_trainer) -> None:
     model = TinyModule()
     make_trainer(tmp_path, [ExponentCallback()], max_steps=12).fit(model)
     steps = [step for step, _, _ in model.exponents]
@@ -125,7 +110,7 @@ def test_a_fusion_starts_at_its_schedules_first_value_and_a_constant_stays() -> 
 
 
 @pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint")
-def test_resume_from_checkpoint_continues_the_schedule(tmp_path: Path) -> None:
+def test_resume_from_checkpoint_continues_the_schedule(tmp_path: Path, make_trainer) -> None:
     total, interrupted_at = 12, 7
     uninterrupted = TinyModule()
     make_trainer(tmp_path / "a", [ExponentCallback()], max_steps=total).fit(uninterrupted)
@@ -155,7 +140,7 @@ def test_resume_from_checkpoint_continues_the_schedule(tmp_path: Path) -> None:
     assert resumed == uninterrupted.exponents
 
 
-def test_total_steps_from_max_epochs(tmp_path: Path) -> None:
+def test_total_steps_from_max_epochs(tmp_path: Path, make_trainer) -> None:
     model = TinyModule()
     make_trainer(tmp_path, [ExponentCallback()], max_epochs=2).fit(model)
     total = 2 * BATCHES_PER_EPOCH
@@ -164,7 +149,9 @@ def test_total_steps_from_max_epochs(tmp_path: Path) -> None:
     )
 
 
-def test_logs_each_terms_exponent_to_every_logger(tmp_path: Path, memory_logger) -> None:
+def test_logs_each_terms_exponent_to_every_logger(
+    tmp_path: Path, memory_logger, make_trainer
+) -> None:
     loggers = [memory_logger(), memory_logger()]
     make_trainer(tmp_path, [ExponentCallback()], logger=loggers, max_steps=10).fit(TinyModule())
     assert loggers[0].history == loggers[1].history
@@ -176,7 +163,9 @@ def test_logs_each_terms_exponent_to_every_logger(tmp_path: Path, memory_logger)
 
 
 @pytest.mark.parametrize("circle", ["constant", "same schedule"])
-def test_one_schedule_logs_train_exponent(tmp_path: Path, circle: str, memory_logger) -> None:
+def test_one_schedule_logs_train_exponent(
+    tmp_path: Path, circle: str, memory_logger, make_trainer
+) -> None:
     model = TinyModule()
     fusion = model.terms["circle"].fusion
     fusion.schedule = None if circle == "constant" else ExponentSchedule(**SCHEDULE)
@@ -189,7 +178,7 @@ def test_one_schedule_logs_train_exponent(tmp_path: Path, circle: str, memory_lo
     assert circles == ([2.0] * 4 if circle == "constant" else pytest.approx(logged, abs=1e-6))
 
 
-def test_unbounded_training_raises_a_clear_error(tmp_path: Path) -> None:
+def test_unbounded_training_raises_a_clear_error(tmp_path: Path, make_trainer) -> None:
     trainer = make_trainer(tmp_path, [ExponentCallback()], max_steps=-1, max_epochs=-1)
     with pytest.raises(ValueError, match="max_steps"):
         trainer.fit(TinyModule())

@@ -103,31 +103,13 @@ def same(a, b) -> bool:
     return a == b
 
 
-def make_trainer(
-    tmp_path: Path, callbacks: list, max_steps: int, logger=False, **kwargs
-) -> pl.Trainer:
-    return pl.Trainer(
-        logger=logger,
-        accelerator="cpu",
-        devices=1,
-        max_steps=max_steps,
-        callbacks=callbacks,
-        log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        **kwargs,
-    )
-
-
 def logged_totals(logger) -> list[float]:
     return [m["train/nonfinite_steps"] for _, m in logger.history if "train/nonfinite_steps" in m]
 
 
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_a_skipped_step_leaves_weights_and_optimizer_state_untouched(
-    tmp_path: Path, optimizer: str, memory_logger
+    tmp_path: Path, optimizer: str, memory_logger, make_trainer
 ) -> None:
     model, snapshots, logger = TinyModule(optimizer, nan_steps={3}), Snapshots(), memory_logger()
     guard = NonFiniteGuard(max_consecutive=2)
@@ -143,10 +125,10 @@ def test_a_skipped_step_leaves_weights_and_optimizer_state_untouched(
 
 
 def test_consecutive_nonfinite_steps_stop_training_naming_the_term_and_last_good_step(
-    tmp_path: Path,
+    tmp_path: Path, make_trainer
 ) -> None:
     model, snapshots = TinyModule(nan_steps={3, 4, 5}), Snapshots()
-    trainer = make_trainer(tmp_path, [NonFiniteGuard(max_consecutive=3), snapshots], 20)
+    trainer = make_trainer(tmp_path, [NonFiniteGuard(max_consecutive=3), snapshots], max_steps=20)
     with pytest.raises(NonFiniteLossError) as raised:
         trainer.fit(model)
     message = str(raised.value)
@@ -159,7 +141,9 @@ def test_consecutive_nonfinite_steps_stop_training_naming_the_term_and_last_good
     assert same(weights, snapshots.after[2][0])
 
 
-def test_isolated_nonfinite_steps_never_stop_training(tmp_path: Path, memory_logger) -> None:
+def test_isolated_nonfinite_steps_never_stop_training(
+    tmp_path: Path, memory_logger, make_trainer
+) -> None:
     model, logger, guard = TinyModule(nan_steps={1, 3, 5, 7}), memory_logger(), NonFiniteGuard(2)
     trainer = make_trainer(tmp_path, [guard], max_steps=10, logger=logger)
     trainer.fit(model)
@@ -168,9 +152,11 @@ def test_isolated_nonfinite_steps_never_stop_training(tmp_path: Path, memory_log
     assert logged_totals(logger) == [0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
 
 
-def test_a_nonfinite_gradient_with_a_finite_loss_is_skipped_and_named(tmp_path: Path) -> None:
+def test_a_nonfinite_gradient_with_a_finite_loss_is_skipped_and_named(
+    tmp_path: Path, make_trainer
+) -> None:
     model, snapshots = TinyModule(inf_grad_steps={2, 4, 5}), Snapshots()
-    trainer = make_trainer(tmp_path, [NonFiniteGuard(max_consecutive=2), snapshots], 20)
+    trainer = make_trainer(tmp_path, [NonFiniteGuard(max_consecutive=2), snapshots], max_steps=20)
     with pytest.raises(NonFiniteLossError) as raised:
         trainer.fit(model)
     assert same(snapshots.before[2], snapshots.after[2])
@@ -179,7 +165,9 @@ def test_a_nonfinite_gradient_with_a_finite_loss_is_skipped_and_named(tmp_path: 
     assert "loss term" not in message and "last good step: 3" in message
 
 
-def test_under_fp16_the_grad_scaler_handles_overflowing_gradients(tmp_path: Path) -> None:
+def test_under_fp16_the_grad_scaler_handles_overflowing_gradients(
+    tmp_path: Path, make_trainer
+) -> None:
     """The scaler skips steps whose gradients overflow and lowers its scale: not the guard's
     business, so a run of them does not stop training."""
     model, guard = TinyModule(inf_grad_steps={1, 2, 3}), NonFiniteGuard(max_consecutive=2)
@@ -191,7 +179,7 @@ def test_under_fp16_the_grad_scaler_handles_overflowing_gradients(tmp_path: Path
 
 
 @pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint")
-def test_the_counts_continue_after_resume(tmp_path: Path) -> None:
+def test_the_counts_continue_after_resume(tmp_path: Path, make_trainer) -> None:
     trainer = make_trainer(tmp_path, [NonFiniteGuard(2)], max_steps=4)
     trainer.fit(TinyModule(nan_steps={1, 3}))
     checkpoint = tmp_path / "step4.ckpt"
