@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gaitwave.analysis.part_metrics import PartMetrics
+from gaitwave.evaluation.report import rank1_keys
 from gaitwave.report_file import report_file
 
 
@@ -117,8 +118,7 @@ def plot_part_weights(
 def plot_part_metrics(rows: Sequence[PartMetrics], path: Path) -> Path:
     """Save the rank-1 keys of each part alone (mean over seeds, std as error bars), one panel
     per key (condition) and one line per row, x the part index (0 = top strip), as a PNG."""
-    keys = list(dict.fromkeys(k for m in rows for k in m.keys if k.endswith("rank1")))
-    keys = keys or list(dict.fromkeys(k for m in rows for k in m.keys))
+    keys = rank1_keys(list(dict.fromkeys(key for m in rows for key in m.keys)))
     figure = Figure(figsize=(4.0 * len(keys), 3.4), layout="constrained")
     axes = figure.subplots(1, len(keys), squeeze=False, sharey=True)[0]
     for axis, key in zip(axes, keys, strict=True):

@@ -26,6 +26,7 @@ from gaitwave.analysis.part_metrics import PartMetrics, paired_parts
 from gaitwave.analysis.plots import LGrid, plot_part_metrics, plot_part_weights, plot_report
 from gaitwave.analysis.stats import PairedDifference, Summary
 from gaitwave.analysis.weights import TILT_THRESHOLD, TermWeights
+from gaitwave.evaluation.report import rank1_keys
 from gaitwave.report_file import report_file
 
 REPORT_CSV_COLUMNS = (
@@ -241,21 +242,15 @@ def part_weights_markdown(report: AblationReport) -> list[str]:
     return lines
 
 
-def _rank1_columns(metrics: PartMetrics) -> list[int]:
-    """The columns of the rank-1 keys (all columns where there is none)."""
-    columns = [i for i, key in enumerate(metrics.keys) if key.endswith("rank1")]
-    return columns or list(range(len(metrics.keys)))
-
-
 def part_metrics_table(report: AblationReport) -> tuple[list[str], list[list[str]]]:
     """Header and body of the each-part-alone table: a line per row and rank-1 key, a column
     per part (mean over the row's jobs with per_part.csv)."""
     parts = max(m.mean.shape[0] for m in report.part_metrics)
     header = ["row", "metric", "n", *map(str, range(parts))]
     body = [
-        [m.row, m.keys[k], str(m.n_jobs), *(f"{v:.1f}" for v in m.mean[:, k])]
+        [m.row, key, str(m.n_jobs), *(f"{v:.1f}" for v in m.mean[:, m.keys.index(key)])]
         for m in report.part_metrics
-        for k in _rank1_columns(m)
+        for key in rank1_keys(m.keys)
     ]
     return header, body
 

@@ -115,6 +115,12 @@ def write_per_view_csv(per_view: Sequence[PerViewRow], path: Path) -> Path:
     return path
 
 
+def rank1_keys(keys: Sequence[str]) -> list[str]:
+    """The rank-1 keys of ``keys`` (``NM/rank1``, ``rank1``, ...), in order; all of ``keys``
+    where none is one: what the per-part tables and figures show."""
+    return [key for key in keys if key.endswith("rank1")] or list(keys)
+
+
 def write_per_part_csv(per_part: Sequence[Mapping[str, float]], path: Path) -> Path:
     """Write ``part`` and the metric keys of each part (module docstring), one line per part."""
     keys = list(per_part[0])
@@ -129,7 +135,7 @@ def write_per_part_csv(per_part: Sequence[Mapping[str, float]], path: Path) -> P
 
 def print_per_part_table(per_part: Sequence[Mapping[str, float]], console: Console) -> None:
     """Print the rank-1 of each part alone: rows the parts (0 = top), columns the conditions."""
-    keys = [key for key in per_part[0] if key.endswith("rank1")] or list(per_part[0])
+    keys = rank1_keys(list(per_part[0]))
     table = Table(
         title="each part alone (0 = top strip), rank-1 (%)", box=box.SIMPLE_HEAD, pad_edge=False
     )
