@@ -10,7 +10,6 @@ gaitwave-train debug=fdr                         # fast_dev_run
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
+from gaitwave.analysis.runs import read_metrics
 from gaitwave.atomic import write_text
 from gaitwave.build import build_callbacks, build_loggers, build_module
 from gaitwave.callbacks.preemption import (
@@ -108,7 +108,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
     out_dir = Path(cfg.paths.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
     ensure_data(cfg.data)
@@ -211,7 +210,8 @@ def run_job(cfg: DictConfig) -> float | None:
     headline = get_protocol(cfg.data.protocol).headline_key
     if cfg.get("ckpt_path") is None and is_completed(run_dir):
         log.info("%s: this run completed earlier (status.json); skipped", run_dir)
-        return read_metrics(run_dir).get(headline)
+        metrics_file = run_dir / METRICS_FILE
+        return read_metrics(metrics_file).get(headline) if metrics_file.is_file() else None
     checkpoint = resume_checkpoint(cfg, run_dir)
     with open_dict(cfg):
         cfg.ckpt_path = None if checkpoint is None else str(checkpoint)
@@ -235,12 +235,6 @@ def run_job(cfg: DictConfig) -> float | None:
         finish_wandb()
     status.completed()
     return metrics.get(headline)
-
-
-def read_metrics(run_dir: Path) -> dict[str, float]:
-    """The test metrics a completed run wrote (`metrics.json`), or {} without one."""
-    path = run_dir / METRICS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def finish_wandb() -> None:

@@ -137,7 +137,7 @@ def _l_range(overrides: Sequence[str], config: Any) -> tuple[float, float] | Non
     return float(l_min), float(l_max)
 
 
-def _read_metrics(path: Path) -> dict[str, float]:
+def read_metrics(path: Path) -> dict[str, float]:
     """Numeric entries of ``metrics.json`` (``null``, i.e. not finite, becomes NaN)."""
     raw = json.loads(path.read_text())
     if not isinstance(raw, dict):
@@ -169,7 +169,7 @@ def read_job(folder: Path) -> Job:
         seed = None if seed is None else int(seed)
         l_range = _l_range(overrides, config)
         current = metrics_file
-        metrics = _read_metrics(metrics_file) if metrics_file.is_file() else {}
+        metrics = read_metrics(metrics_file) if metrics_file.is_file() else {}
     except Exception as error:  # a truncated or foreign file: report the job, keep the others
         reason = f"{current.relative_to(folder)} unreadable: {type(error).__name__}: {error}"
         return Job(folder=folder, status=UNREADABLE, error=reason.splitlines()[0])
