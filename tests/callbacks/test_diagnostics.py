@@ -65,26 +65,24 @@ class TinyModule(pl.LightningModule):
         return DataLoader(TensorDataset(inputs, labels), batch_size=8)
 
 
-def fit(
-    tmp_path: Path, callback: FusionDiagnostics, loggers: list, steps: int, before: tuple = ()
-) -> TinyModule:
-    """Train a TinyModule for `steps` with the callbacks `before` and then `callback`."""
-    model = TinyModule()
-    pl.Trainer(
-        accelerator="cpu",
-        callbacks=[*before, callback],
-        logger=loggers,
-        max_steps=steps,
-        log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    ).fit(model)
-    return model
+@pytest.fixture
+def fit(make_trainer):
+    """`fit(tmp_path, callback, loggers, steps, before=())`: train a TinyModule for `steps` with
+    the callbacks `before` and then `callback`; returns the model."""
+
+    def train(
+        tmp_path: Path, callback: FusionDiagnostics, loggers: list, steps: int, before: tuple = ()
+    ) -> TinyModule:
+        model = TinyModule()
+        make_trainer(tmp_path, [*before, callback], logger=loggers, max_steps=steps).fit(model)
+        return model
+
+    return train
 
 
-def test_logs_F_and_omega_of_every_term_without_a_schedule(tmp_path: Path, memory_logger) -> None:
+def test_logs_F_and_omega_of_every_term_without_a_schedule(
+    tmp_path: Path, memory_logger, fit
+) -> None:
     loggers = [memory_logger(), memory_logger()]
     model = fit(tmp_path, FusionDiagnostics(every_n_steps=3), loggers, steps=10)
     assert loggers[0].history == loggers[1].history
@@ -114,7 +112,7 @@ def test_logs_F_and_omega_of_every_term_without_a_schedule(tmp_path: Path, memor
         assert "diag/pre/F/p00" in metrics and "diag/pre/F/p01" not in metrics
 
 
-def test_writes_the_weights_csv_and_the_picture(tmp_path: Path) -> None:
+def test_writes_the_weights_csv_and_the_picture(tmp_path: Path, fit) -> None:
     model = fit(tmp_path, FusionDiagnostics(every_n_steps=2), [], steps=6)
     with open(tmp_path / CSV_NAME, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -132,7 +130,9 @@ def test_a_bad_period_is_refused() -> None:
         FusionDiagnostics(every_n_steps=0)
 
 
-def test_a_step_with_non_finite_part_losses_is_not_written(tmp_path: Path, memory_logger) -> None:
+def test_a_step_with_non_finite_part_losses_is_not_written(
+    tmp_path: Path, memory_logger, fit
+) -> None:
     """Step 2's inputs are NaN: no row and no logged value for it (the step is skipped by the
     NonFiniteGuard in a real run); the finite steps around it are written."""
 
@@ -150,7 +150,7 @@ def test_a_step_with_non_finite_part_losses_is_not_written(tmp_path: Path, memor
     assert 2 not in logged and {0, 1} <= set(logged)
 
 
-def test_a_resumed_run_rewrites_the_rows_after_its_checkpoint(tmp_path: Path) -> None:
+def test_a_resumed_run_rewrites_the_rows_after_its_checkpoint(tmp_path: Path, fit) -> None:
     """Rows an interrupted run wrote after its last checkpoint go when the run resumes."""
     fit(tmp_path, FusionDiagnostics(every_n_steps=1), [], steps=3)
     resumed = SimpleNamespace(global_step=2, is_global_zero=True, default_root_dir=tmp_path)
